@@ -1,0 +1,60 @@
+# assistant-scheduler — developer entry points. `make test` is the test command; `make demo`
+# shows the operator working on the embedded local control plane. Both install what they need.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export GOTOOLCHAIN := local
+# Where `make cluster-up` keeps its state (kubeconfig, logs, pid file).
+CLUSTER_DIR ?= $(CURDIR)/.cluster
+
+help:  ## list targets
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+$(STAMP): requirements-dev.txt runner/pyproject.toml operator/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e runner -e operator -r requirements-dev.txt
+	touch $@
+
+venv: $(STAMP)  ## create the Python virtualenv with the packages and dev tools
+
+tools:  ## build the pinned control plane binaries (cached outside the checkout)
+	bash tools/build.sh
+
+lint: $(STAMP)  ## ruff (lint + format check) and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+fmt: $(STAMP)  ## format and autofix
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+crds: $(STAMP)  ## regenerate crds/ and the chart's CRD from the pydantic models
+	$(PY) -m aischeduler_operator.crd --write
+
+unit: $(STAMP)  ## fast tests with no cluster
+	$(PY) -m pytest -m "not e2e" -q
+
+e2e: $(STAMP)  ## end-to-end tests on the local control plane (or AISCHED_TEST_KUBECONFIG)
+	[ -n "$$AISCHED_TEST_KUBECONFIG" ] || bash tools/build.sh >/dev/null
+	$(PY) -m pytest -m e2e -q
+
+test: $(STAMP)  ## unit + e2e tests (the project's test command)
+	[ -n "$$AISCHED_TEST_KUBECONFIG" ] || bash tools/build.sh >/dev/null
+	$(PY) -m pytest -q
+
+cluster-up: $(STAMP)  ## start the local control plane in the background; prints KUBECONFIG=...
+	@PYTHONPATH=tools $(PY) -m localcluster up --dir $(CLUSTER_DIR) --bin "$$(bash tools/build.sh)"
+
+cluster-down: $(STAMP)  ## stop the local control plane
+	@PYTHONPATH=tools $(PY) -m localcluster down --dir $(CLUSTER_DIR)
+
+run: $(STAMP)  ## run the operator in the foreground against $$KUBECONFIG
+	$(VENV)/bin/aischeduler-operator
+
+.PHONY: help venv tools lint fmt crds unit e2e test cluster-up cluster-down run

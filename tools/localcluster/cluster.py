@@ -1,0 +1,406 @@
+"""A real, hermetic Kubernetes control plane for tests, demos and development: etcd,
+kube-apiserver, kube-controller-manager, kube-scheduler and kwok (simulated Ready nodes
+whose pods play a runner), started from the binaries that ``tools/build.sh`` builds.
+
+Used as a pytest fixture (``LocalCluster(...).start()`` / ``.stop()``) and from the
+Makefile (``python -m localcluster up|down``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from localcluster.certs import Pki, make_pki
+
+CONTROLLERS = (
+    "job,cronjob,garbagecollector,namespace,serviceaccount,serviceaccount-token,"
+    "ttl-after-finished,podgc,deployment,replicaset,clusterrole-aggregation,"
+    "root-ca-certificate-publisher-controller,endpointslice"
+)
+STAGES = Path(__file__).with_name("stages.yaml")
+NODE_LABEL = "aischeduler.io/simulated-node"
+
+
+class ClusterError(RuntimeError):
+    """The control plane could not be started; the message carries the failing log."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def tail(path: Path, lines: int = 25) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return "(no log)"
+
+
+@dataclass
+class Component:
+    name: str
+    argv: list[str]
+    log: Path
+    pid: int | None = None
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                self.argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # survives `cluster-up` exiting; killed as a group
+            )
+        self.pid = self.process.pid
+
+    def exited(self) -> int | None:
+        if self.process is not None:
+            return self.process.poll()
+        return None if self.pid is not None and pid_alive(self.pid) else -1
+
+    def failure(self, why: str) -> ClusterError:
+        return ClusterError(f"{self.name} {why}; last lines of {self.log}:\n{tail(self.log)}")
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie child of ours counts as gone
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+def stop_pids(pids: list[int], grace: float = 10.0) -> None:
+    """SIGTERM each process group, then SIGKILL what is still there after ``grace``."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in pids:
+            try:
+                os.killpg(pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and any(pid_alive(p) for p in pids):
+            time.sleep(0.1)
+        if not any(pid_alive(p) for p in pids):
+            return
+
+
+class LocalCluster:
+    def __init__(self, bin_dir: Path, workdir: Path, nodes: int = 2) -> None:
+        self.bin_dir = bin_dir
+        self.workdir = workdir
+        self.nodes = nodes
+        self.components: list[Component] = []
+        self.kubeconfig = workdir / "kubeconfig"
+        self.state_file = workdir / "state.json"
+        self.server = ""
+        self._pki: Pki | None = None
+
+    # ----------------------------------------------------------------- lifecycle
+    def start(self, timeout: float = 180.0) -> LocalCluster:
+        for binary in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"):
+            if not (self.bin_dir / binary).is_file():
+                raise ClusterError(f"{binary} not found in {self.bin_dir}: run tools/build.sh")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._pki = make_pki(self.workdir / "pki")
+        deadline = time.monotonic() + timeout
+        try:
+            etcd_url = self._start_etcd()
+            self._start_apiserver(etcd_url, deadline)
+            self._write_kubeconfig()
+            self._start_controllers()
+            self._create_nodes()
+            self._wait("controller-manager", deadline, self._service_account_ready)
+            self._wait("kwok", deadline, self._nodes_ready)
+        except BaseException:
+            self.stop()
+            raise
+        self._save_state()
+        return self
+
+    def stop(self) -> None:
+        stop_pids([c.pid for c in self.components if c.pid is not None])
+        for c in self.components:
+            if c.process is not None:
+                c.process.wait(timeout=5)
+        self.components.clear()
+        self.state_file.unlink(missing_ok=True)
+
+    # ----------------------------------------------------------------- components
+    def _spawn(self, name: str, argv: list[str]) -> Component:
+        component = Component(name, argv, self.workdir / f"{name}.log")
+        component.start()
+        self.components.append(component)
+        return component
+
+    def _start_etcd(self) -> str:
+        client, peer = free_port(), free_port()
+        url = f"http://127.0.0.1:{client}"
+        peer_url = f"http://127.0.0.1:{peer}"
+        self._spawn(
+            "etcd",
+            [
+                str(self.bin_dir / "etcd"),
+                "--name=local",
+                f"--data-dir={self.workdir / 'etcd'}",
+                f"--listen-client-urls={url}",
+                f"--advertise-client-urls={url}",
+                f"--listen-peer-urls={peer_url}",
+                f"--initial-advertise-peer-urls={peer_url}",
+                f"--initial-cluster=local={peer_url}",
+                "--unsafe-no-fsync",  # test data; durability across power loss is not needed
+                "--log-level=warn",
+            ],
+        )
+        return url
+
+    def _start_apiserver(self, etcd_url: str, deadline: float) -> None:
+        pki = self._require_pki()
+        port = free_port()
+        self.server = f"https://127.0.0.1:{port}"
+        apiserver = self._spawn(
+            "kube-apiserver",
+            [
+                str(self.bin_dir / "kube-apiserver"),
+                f"--etcd-servers={etcd_url}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--secure-port={port}",
+                f"--cert-dir={self.workdir / 'apiserver-certs'}",
+                f"--tls-cert-file={pki.serving_cert}",
+                f"--tls-private-key-file={pki.serving_key}",
+                f"--client-ca-file={pki.ca_cert}",
+                f"--requestheader-client-ca-file={pki.ca_cert}",
+                "--requestheader-allowed-names=front-proxy-client",
+                "--requestheader-username-headers=X-Remote-User",
+                "--requestheader-group-headers=X-Remote-Group",
+                "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+                "--authorization-mode=RBAC",
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                f"--service-account-key-file={pki.sa_pub}",
+                f"--service-account-signing-key-file={pki.sa_key}",
+                "--service-cluster-ip-range=10.96.0.0/16",
+                "--allow-privileged=true",
+                "--profiling=false",
+                "--v=1",
+            ],
+        )
+
+        def readyz() -> bool:
+            if apiserver.exited() is not None:
+                raise apiserver.failure("exited during start-up")
+            try:
+                return self.get("/readyz") == "ok"
+            except (urllib.error.URLError, OSError):
+                return False
+
+        self._wait("kube-apiserver", deadline, readyz)
+
+    def _start_controllers(self) -> None:
+        pki = self._require_pki()
+        kubeconfig = str(self.kubeconfig)
+        delegated = [
+            f"--kubeconfig={kubeconfig}",
+            f"--authentication-kubeconfig={kubeconfig}",
+            f"--authorization-kubeconfig={kubeconfig}",
+            "--bind-address=127.0.0.1",
+            "--leader-elect=false",
+        ]
+        self._spawn(
+            "kube-controller-manager",
+            [
+                str(self.bin_dir / "kube-controller-manager"),
+                *delegated,
+                f"--secure-port={free_port()}",
+                f"--controllers={CONTROLLERS}",
+                f"--service-account-private-key-file={pki.sa_key}",
+                f"--root-ca-file={pki.ca_cert}",
+                "--use-service-account-credentials=false",
+                "--v=1",
+            ],
+        )
+        self._spawn(
+            "kube-scheduler",
+            [
+                str(self.bin_dir / "kube-scheduler"),
+                *delegated,
+                f"--secure-port={free_port()}",
+                "--v=1",
+            ],
+        )
+        self._spawn(
+            "kwok",
+            [
+                str(self.bin_dir / "kwok"),
+                f"--kubeconfig={kubeconfig}",
+                f"--config={STAGES}",
+                "--manage-all-nodes=false",
+                f"--manage-nodes-with-label-selector={NODE_LABEL}=true",
+                "--cidr=10.244.0.0/16",
+                "--node-ip=10.0.0.1",
+                "--server-address=",
+            ],
+        )
+
+    def _create_nodes(self) -> None:
+        for i in range(self.nodes):
+            name = f"kwok-node-{i}"
+            node = {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {
+                    "name": name,
+                    "labels": {
+                        NODE_LABEL: "true",
+                        "kubernetes.io/hostname": name,
+                        "kubernetes.io/os": "linux",
+                        "kubernetes.io/arch": "amd64",
+                        "type": "kwok",
+                    },
+                    "annotations": {"kwok.x-k8s.io/node": "fake"},
+                },
+            }
+            self.request("POST", "/api/v1/nodes", node)
+
+    # ----------------------------------------------------------------- readiness
+    def _service_account_ready(self) -> bool:
+        try:
+            self.get("/api/v1/namespaces/default/serviceaccounts/default")
+        except urllib.error.HTTPError as e:
+            if e.code == 404:
+                return False
+            raise
+        return True
+
+    def _nodes_ready(self) -> bool:
+        nodes = json.loads(self.get("/api/v1/nodes"))["items"]
+        ready = [
+            n
+            for n in nodes
+            for c in n.get("status", {}).get("conditions", [])
+            if c["type"] == "Ready" and c["status"] == "True"
+        ]
+        for node in ready:
+            if node["spec"].get("taints"):
+                # The node lifecycle controller, which would lift the not-ready taint that
+                # admission puts on new nodes, is not run (kwok sends no heartbeats it
+                # would accept), so lift it once kwok reports the node Ready.
+                self.request(
+                    "PATCH",
+                    f"/api/v1/nodes/{node['metadata']['name']}",
+                    {"spec": {"taints": None}},
+                    content_type="application/merge-patch+json",
+                )
+        return len(ready) >= self.nodes
+
+    def _wait(self, what: str, deadline: float, check: Callable[[], bool]) -> None:
+        while time.monotonic() < deadline:
+            for c in self.components:
+                if c.exited() is not None:
+                    raise c.failure(f"exited (code {c.exited()}) while waiting for {what}")
+            if check():
+                return
+            time.sleep(0.2)
+        component = next((c for c in self.components if what.startswith(c.name)), None)
+        if component is None:
+            component = next(c for c in self.components if c.name == "kube-apiserver")
+        raise component.failure(f"not ready in time (waiting for {what})")
+
+    # ----------------------------------------------------------------- API access
+    def _require_pki(self) -> Pki:
+        if self._pki is None:
+            raise ClusterError("cluster not started")
+        return self._pki
+
+    def _ssl(self) -> ssl.SSLContext:
+        pki = self._require_pki()
+        ctx = ssl.create_default_context(cafile=str(pki.ca_cert))
+        ctx.load_cert_chain(str(pki.admin_cert), str(pki.admin_key))
+        return ctx
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        content_type: str = "application/json",
+    ) -> str:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(  # noqa: S310 - our own https apiserver
+            self.server + path,
+            data=data,
+            method=method,
+            headers={"Content-Type": content_type, "Accept": "application/json"},
+        )
+        with urllib.request.urlopen(req, context=self._ssl(), timeout=10) as resp:  # noqa: S310
+            text: str = resp.read().decode()
+            return text
+
+    def get(self, path: str) -> str:
+        return self.request("GET", path)
+
+    def _write_kubeconfig(self) -> None:
+        pki = self._require_pki()
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": "local",
+                    "cluster": {"server": self.server, "certificate-authority": str(pki.ca_cert)},
+                }
+            ],
+            "users": [
+                {
+                    "name": "admin",
+                    "user": {
+                        "client-certificate": str(pki.admin_cert),
+                        "client-key": str(pki.admin_key),
+                    },
+                }
+            ],
+            "contexts": [{"name": "local", "context": {"cluster": "local", "user": "admin"}}],
+            "current-context": "local",
+        }
+        self.kubeconfig.write_text(json.dumps(config, indent=2))
+        self.kubeconfig.chmod(0o600)
+
+    def _save_state(self) -> None:
+        state = {
+            "kubeconfig": str(self.kubeconfig),
+            "server": self.server,
+            "pids": {c.name: c.pid for c in self.components},
+        }
+        self.state_file.write_text(json.dumps(state, indent=2))
+
+
+def stop_from_state(workdir: Path) -> list[str]:
+    """Stops a cluster started by another process (``make cluster-up``); returns names."""
+    state_file = workdir / "state.json"
+    if not state_file.exists():
+        return []
+    pids: dict[str, int] = json.loads(state_file.read_text())["pids"]
+    stop_pids(list(pids.values()))
+    state_file.unlink()
+    return list(pids)
