@@ -7,6 +7,7 @@ Makefile (``python -m localcluster up|down``)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -95,10 +96,8 @@ def stop_pids(pids: list[int], grace: float = 10.0) -> None:
     """SIGTERM each process group, then SIGKILL what is still there after ``grace``."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pid in pids:
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, sig)
-            except (ProcessLookupError, PermissionError):
-                pass
         deadline = time.monotonic() + grace
         while time.monotonic() < deadline and any(pid_alive(p) for p in pids):
             time.sleep(0.1)

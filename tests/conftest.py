@@ -1,0 +1,93 @@
+"""Shared fixtures. e2e tests (tests/e2e) run against the local control plane started here
+from the binaries tools/build.sh builds, or against any cluster named by
+AISCHED_TEST_KUBECONFIG (kind, a real cluster)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from kubernetes import client, config
+
+from localcluster import LocalCluster
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/tests/e2e/" in str(item.path):
+            item.add_marker(pytest.mark.e2e)
+
+
+@dataclass(frozen=True)
+class Cluster:
+    kubeconfig: Path
+    bin_dir: Path | None  # None when testing an external cluster
+
+    def tool(self, name: str) -> str:
+        """Path of kubectl/helm: the pinned build, else whatever is on PATH."""
+        if self.bin_dir is not None and (self.bin_dir / name).exists():
+            return str(self.bin_dir / name)
+        return name
+
+    def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> str:
+        proc = subprocess.run(
+            [self.tool("kubectl"), f"--kubeconfig={self.kubeconfig}", *args],
+            input=input,
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed: {proc.stderr}")
+        return proc.stdout + (proc.stderr if not check else "")
+
+
+def tools_bin() -> Path:
+    out = subprocess.run(
+        ["bash", str(ROOT / "tools" / "build.sh")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"tools/build.sh failed:\n{out.stderr[-4000:]}")
+    return Path(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    external = os.environ.get("AISCHED_TEST_KUBECONFIG")
+    if external:
+        yield Cluster(Path(external), None)
+        return
+    bin_dir = tools_bin()
+    local = LocalCluster(bin_dir, tmp_path_factory.mktemp("cluster")).start()
+    try:
+        yield Cluster(local.kubeconfig, bin_dir)
+    finally:
+        local.stop()
+
+
+@pytest.fixture(scope="session")
+def api(cluster: Cluster) -> client.ApiClient:
+    return config.new_client_from_config(config_file=str(cluster.kubeconfig))
+
+
+@pytest.fixture
+def namespace(api: client.ApiClient, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh namespace per test, deleted afterwards."""
+    base = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:40].strip("-")
+    name = f"{base}-{uuid.uuid4().hex[:6]}"
+    core = client.CoreV1Api(api)
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    yield name
+    core.delete_namespace(name, propagation_policy="Background")
