@@ -1,0 +1,3 @@
+"""assistant-scheduler runner: calls one AI assistant or workflow and reports the result."""
+
+__version__ = "0.1.0"

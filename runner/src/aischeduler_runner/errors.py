@@ -1,0 +1,47 @@
+"""Why a run did not succeed, mapped onto the runner's exit codes (spec §4.1)."""
+
+from __future__ import annotations
+
+EXIT_SUCCEEDED = 0
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+
+
+class RunnerError(Exception):
+    """A run that ends without success; carries what is known about the run so far."""
+
+    exit_code = EXIT_FAILED
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        execution_id: str | None = None,
+        conversation_id: str | None = None,
+        output: str = "",
+        tokens_used: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.execution_id = execution_id
+        self.conversation_id = conversation_id
+        self.output = output
+        self.tokens_used = tokens_used
+
+
+class RunFailedError(RunnerError):
+    """The run failed: platform error after retries, failed workflow, deadline (exit 1)."""
+
+
+class DeadlineError(RunFailedError):
+    """AISCHED_TIMEOUT_SECONDS ran out (exit 1)."""
+
+
+class TerminatedError(RunFailedError):
+    """The pod was asked to stop (SIGTERM) before the run finished (exit 1)."""
+
+
+class ConfigError(RunnerError):
+    """Configuration or authorization problem that a retry cannot fix (exit 2)."""
+
+    exit_code = EXIT_CONFIG

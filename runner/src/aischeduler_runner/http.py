@@ -1,0 +1,218 @@
+"""HTTP calls with retries: exponential backoff with jitter, Retry-After, one deadline.
+
+Transient failures (connection errors, timeouts, 408, 429, 5xx) are retried; 401/403 and
+404 are configuration errors (exit 2); any other status fails the run (exit 1).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from http import HTTPStatus
+from typing import Any, Protocol
+
+import httpx
+
+from .deadline import Deadline, format_seconds
+from .errors import ConfigError, RunFailedError
+from .logs import JsonLog
+
+# Statuses that mean "this request, as configured, cannot work": never retried.
+CONFIG_STATUSES = frozenset({401, 403, 404})
+RETRY_STATUSES = frozenset({408, 425, 429})
+# How much of an error body goes into a message.
+ERROR_BODY_CHARS = 300
+
+
+class Authenticator(Protocol):
+    def headers(self) -> dict[str, str]:
+        """Authorization headers for the next request (may fetch a token)."""
+        ...
+
+    def refresh(self) -> bool:
+        """Forget the current credential after a 401; True if a new one can be fetched."""
+        ...
+
+
+@dataclass(frozen=True)
+class Backoff:
+    base_seconds: float
+    max_seconds: float
+    max_attempts: int
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        """Exponential delay after failed `attempt` (1-based), with "equal jitter"."""
+        ceiling = min(self.max_seconds, self.base_seconds * 2.0 ** (attempt - 1))
+        return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
+
+
+def body_excerpt(response: httpx.Response, limit: int = ERROR_BODY_CHARS) -> str:
+    text = " ".join(response.text.split())
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def describe_status(response: httpx.Response) -> str:
+    try:
+        phrase = HTTPStatus(response.status_code).phrase
+    except ValueError:
+        phrase = ""
+    status = f"HTTP {response.status_code} {phrase}".rstrip()
+    excerpt = body_excerpt(response)
+    return f"{status}: {excerpt}" if excerpt else status
+
+
+class Http:
+    """Sends requests inside the run's deadline and retries what is worth retrying."""
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        deadline: Deadline,
+        backoff: Backoff,
+        log: JsonLog,
+        *,
+        secret_name: str = "",
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.client = client
+        self.secret_name = secret_name
+        self.deadline = deadline
+        self.backoff = backoff
+        self.log = log
+        self.sleep = sleep
+        self.rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        # Sends of the request that starts the run (reported as `attempts`).
+        self.attempts = 0
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        json_body: Any = None,
+        form: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        auth: Authenticator | None = None,
+        counted: bool = False,
+        config_statuses: frozenset[int] = CONFIG_STATUSES,
+    ) -> httpx.Response:
+        """Return the first 2xx response, or raise ConfigError / RunFailedError / DeadlineError.
+
+        `what` names the call in logs and messages. `counted` marks the run's starting
+        request, whose sends are reported as the result's `attempts`.
+        """
+        attempt = 0
+        refreshed = False
+        while True:
+            attempt += 1
+            if counted:
+                self.attempts += 1
+            request_headers = dict(headers or {})
+            if auth is not None:
+                request_headers.update(auth.headers())  # may fetch a token first
+            self.deadline.activity = what
+            if self.deadline.expired():
+                raise self.deadline.error()
+            remaining = self.deadline.remaining()
+            self.log.info(
+                f"{what}: {method} {url}",
+                event="http.request",
+                attempt=attempt,
+                method=method,
+                url=url,
+            )
+            retry_after: float | None = None
+            try:
+                response = self.client.request(
+                    method,
+                    url,
+                    json=json_body,
+                    data=form,
+                    content=content,
+                    headers=request_headers,
+                    timeout=httpx.Timeout(remaining),
+                )
+            except httpx.TimeoutException as exc:
+                if self.deadline.remaining() <= 0.01:
+                    raise self.deadline.error(f"no answer from {url}") from exc
+                problem = f"timed out ({type(exc).__name__})"
+            except httpx.TransportError as exc:
+                problem = f"connection error ({type(exc).__name__}: {exc})"
+            else:
+                status = response.status_code
+                self.log.info(
+                    f"{what}: HTTP {status}",
+                    event="http.response",
+                    status=status,
+                    elapsedSeconds=round(response.elapsed.total_seconds(), 3),
+                )
+                if 200 <= status < 300:
+                    return response
+                if status == 401 and auth is not None and not refreshed and auth.refresh():
+                    refreshed = True
+                    attempt -= 1
+                    self.log.info(f"{what}: HTTP 401, fetching a new token", event="auth.refresh")
+                    continue
+                problem = describe_status(response)
+                if status in config_statuses:
+                    raise ConfigError(
+                        f"{what} ({method} {url}) was refused: {problem}{self._hint(status)}"
+                    )
+                if status not in RETRY_STATUSES and status < 500:
+                    raise RunFailedError(f"{what} ({method} {url}) failed: {problem}")
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            self._wait_before_retry(what, attempt, problem, retry_after)
+
+    def _hint(self, status: int) -> str:
+        if status == 404:
+            return " (unknown id, or wrong URL?)"
+        if status in (401, 403):
+            secret = f"Secret {self.secret_name!r}" if self.secret_name else "credentials Secret"
+            return f" (check the credentials in {secret})"
+        return ""
+
+    def _wait_before_retry(
+        self, what: str, attempt: int, problem: str, retry_after: float | None
+    ) -> None:
+        if attempt >= self.backoff.max_attempts:
+            raise RunFailedError(f"{what} failed after {attempt} attempts; last error: {problem}")
+        delay = self.backoff.delay(attempt, self.rng) if retry_after is None else retry_after
+        asked = " as asked by Retry-After" if retry_after is not None else ""
+        if delay >= self.deadline.remaining():
+            raise RunFailedError(
+                f"{what} failed: {problem}; not retrying, because the next attempt "
+                f"(in {format_seconds(round(delay, 3))}{asked}) would start after the deadline "
+                f"of {format_seconds(self.deadline.seconds)} (AISCHED_TIMEOUT_SECONDS)"
+            )
+        self.log.warning(
+            f"{what}: {problem}; retrying in {format_seconds(round(delay, 3))}{asked}",
+            event="http.retry",
+            attempt=attempt,
+            delaySeconds=round(delay, 3),
+        )
+        self.sleep(delay)

@@ -1,0 +1,1 @@
+"""One module per platform API (spec §4.2); each returns an `Outcome` or raises."""
