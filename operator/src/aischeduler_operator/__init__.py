@@ -1,0 +1,1 @@
+"""assistant-scheduler operator: AssistantSchedule → CronJob / Job, status and run history."""

@@ -1,0 +1,157 @@
+"""Kubernetes API calls, and only those. Objects travel as plain JSON dicts (what the
+API sends), writes are counted for metrics, and "already there" / "already gone"
+answers (409 on create, 404 on delete) count as success."""
+
+from __future__ import annotations
+
+import json
+import socket
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from aischeduler_operator import metrics, names
+from aischeduler_operator.models import GROUP, KIND, PLURAL, VERSION
+
+COMPONENT = "aischeduler-operator"
+INSTANCE = socket.gethostname()
+MERGE = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+
+
+def _body(manifest: dict[str, Any]) -> Any:
+    """Our manifests are plain dicts; the typed client accepts them as request bodies."""
+    return manifest
+
+
+class Kube:
+    def __init__(self, api: client.ApiClient) -> None:
+        self.api = api
+        self.custom = client.CustomObjectsApi(api)
+        self.batch = client.BatchV1Api(api)
+        self.core = client.CoreV1Api(api)
+
+    # ------------------------------------------------------------------ reads
+    @staticmethod
+    def _json(response: Any) -> Any:
+        return json.loads(response.data)
+
+    def get_schedule(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            found = cast(
+                dict[str, Any],
+                self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name),
+            )
+        except ApiException as e:
+            if e.status == 404:
+                return None
+            raise
+        return found
+
+    def owned(
+        self, namespace: str, schedule: str
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        selector = ",".join(f"{k}={v}" for k, v in names.owned_labels(schedule).items())
+        jobs = self._json(
+            self.batch.list_namespaced_job(
+                namespace, label_selector=selector, _preload_content=False
+            )
+        )["items"]
+        pods = self._json(
+            self.core.list_namespaced_pod(
+                namespace, label_selector=selector, _preload_content=False
+            )
+        )["items"]
+        return jobs, pods
+
+    def get_cronjob(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            found: dict[str, Any] = self._json(
+                self.batch.read_namespaced_cron_job(name, namespace, _preload_content=False)
+            )
+        except ApiException as e:
+            if e.status == 404:
+                return None
+            raise
+        return found
+
+    # ------------------------------------------------------------------ writes
+    def create_cronjob(self, manifest: dict[str, Any]) -> None:
+        metrics.API_WRITES.labels("create", "cronjobs").inc()
+        self.batch.create_namespaced_cron_job(manifest["metadata"]["namespace"], _body(manifest))
+
+    def patch_cronjob(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
+        metrics.API_WRITES.labels("patch", "cronjobs").inc()
+        self.batch.patch_namespaced_cron_job(name, namespace, patch, _content_type=MERGE)
+
+    def delete_cronjob(self, namespace: str, name: str) -> None:
+        metrics.API_WRITES.labels("delete", "cronjobs").inc()
+        try:
+            self.batch.delete_namespaced_cron_job(name, namespace, propagation_policy="Background")
+        except ApiException as e:
+            if e.status != 404:
+                raise
+
+    def create_job(self, manifest: dict[str, Any]) -> bool:
+        """Creates a Job; False when one of that name exists already."""
+        metrics.API_WRITES.labels("create", "jobs").inc()
+        try:
+            self.batch.create_namespaced_job(manifest["metadata"]["namespace"], _body(manifest))
+        except ApiException as e:
+            if e.status == 409:
+                return False
+            raise
+        return True
+
+    def patch_job(self, namespace: str, name: str, operations: list[dict[str, Any]]) -> None:
+        metrics.API_WRITES.labels("patch", "jobs").inc()
+        try:
+            self.batch.patch_namespaced_job(name, namespace, operations, _content_type=JSON_PATCH)
+        except ApiException as e:
+            if e.status != 404:
+                raise
+
+    def delete_job(self, namespace: str, name: str) -> None:
+        metrics.API_WRITES.labels("delete", "jobs").inc()
+        try:
+            self.batch.delete_namespaced_job(name, namespace, propagation_policy="Background")
+        except ApiException as e:
+            if e.status != 404:
+                raise
+
+    def post_event(self, schedule: dict[str, Any], kind: str, reason: str, message: str) -> None:
+        meta = schedule["metadata"]
+        now = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+            "involvedObject": {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": KIND,
+                "name": meta["name"],
+                "namespace": meta["namespace"],
+                "uid": meta["uid"],
+                "resourceVersion": meta.get("resourceVersion"),
+            },
+            "type": kind,
+            "reason": reason,
+            "message": message[:1024],
+            "source": {"component": COMPONENT},
+            "reportingComponent": COMPONENT,
+            "reportingInstance": INSTANCE,
+            "firstTimestamp": now[:19] + "Z",
+            "lastTimestamp": now[:19] + "Z",
+            "count": 1,
+        }
+        metrics.API_WRITES.labels("create", "events").inc()
+        self.core.create_namespaced_event(meta["namespace"], _body(event))
+
+    def patch_status(self, namespace: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
+        metrics.API_WRITES.labels("patch", "assistantschedules/status").inc()
+        updated = self.custom.patch_namespaced_custom_object_status(
+            GROUP, VERSION, namespace, PLURAL, name, {"status": patch}
+        )
+        return cast(dict[str, Any], updated)

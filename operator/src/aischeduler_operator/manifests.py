@@ -1,0 +1,202 @@
+"""Spec → CronJob / Job manifests (plain dicts, built only here). Pure.
+
+Every pod runs the runner with restricted pod security, credentials only through
+``secretKeyRef`` (optional keys, so a missing Secret never blocks the pod: the runner
+then exits 2 naming it), and a pod failure policy that fails the Job at once on exit
+code 2 (configuration errors are never retried)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from aischeduler_operator import names
+from aischeduler_operator.models import GROUP, KIND, VERSION, Trigger
+from aischeduler_operator.resolve import Resolved
+from aischeduler_operator.settings import Settings
+from aischeduler_operator.times import rfc3339
+
+# Secret key -> runner environment variable (spec §4.3).
+CREDENTIAL_KEYS = {
+    "token": "AISCHED_TOKEN",
+    "auth-server-url": "AISCHED_AUTH_SERVER_URL",
+    "realm": "AISCHED_AUTH_REALM",
+    "client-id": "AISCHED_CLIENT_ID",
+    "client-secret": "AISCHED_CLIENT_SECRET",
+    "username": "AISCHED_USERNAME",
+    "password": "AISCHED_PASSWORD",
+    "api-key": "AISCHED_API_KEY",
+    "signing-secret": "AISCHED_SIGNING_SECRET",
+}
+CONFIG_ERROR_EXIT_CODE = 2
+RUNNER_UID = 65532
+
+
+def runner_timeout(job_deadline: int) -> int:
+    """The runner's own deadline: a little under the Job's activeDeadlineSeconds (which also
+    counts pod start-up), so the runner reports "deadline reached" before it is killed."""
+    margin = min(30, max(1, job_deadline // 10))
+    return max(1, job_deadline - margin)
+
+
+def owner_reference(cr_meta: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": KIND,
+        "name": cr_meta["name"],
+        "uid": cr_meta["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def runner_env(r: Resolved, namespace: str, name: str, input_text: str) -> list[dict[str, Any]]:
+    env: list[dict[str, Any]] = [
+        {"name": "AISCHED_TARGET_KIND", "value": r.target_kind},
+        {"name": "AISCHED_TARGET_ID", "value": r.target_id},
+        {"name": "AISCHED_INPUT", "value": input_text},
+        {"name": "AISCHED_PLATFORM_TYPE", "value": r.platform_type},
+        {"name": "AISCHED_PLATFORM_URL", "value": r.platform_url},
+        {"name": "AISCHED_TIMEOUT_SECONDS", "value": str(runner_timeout(r.spec.timeout_seconds))},
+        # One id per run (shared by its retries): the Job's name.
+        {
+            "name": "AISCHED_RUN_ID",
+            "valueFrom": {
+                "fieldRef": {"fieldPath": "metadata.labels['batch.kubernetes.io/job-name']"}
+            },
+        },
+        {"name": "AISCHED_SCHEDULE", "value": f"{namespace}/{name}"},
+    ]
+    if r.credentials_secret:
+        env.append({"name": "AISCHED_CREDENTIALS_SECRET", "value": r.credentials_secret})
+        env.extend(
+            {
+                "name": variable,
+                "valueFrom": {
+                    "secretKeyRef": {"name": r.credentials_secret, "key": key, "optional": True}
+                },
+            }
+            for key, variable in CREDENTIAL_KEYS.items()
+        )
+    return env
+
+
+def pod_template(
+    r: Resolved, cr_meta: dict[str, Any], trigger: Trigger, input_text: str
+) -> dict[str, Any]:
+    schedule = cr_meta["name"]
+    labels = {
+        **(r.spec.runner.pod_labels or {}),
+        **names.owned_labels(schedule),
+        names.TRIGGER_LABEL: trigger,
+    }
+    spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUNNER_UID,
+            "runAsGroup": RUNNER_UID,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [
+            {
+                "name": names.RUNNER_CONTAINER,
+                "image": r.image,
+                "env": runner_env(r, cr_meta["namespace"], schedule, input_text),
+                "resources": r.resources,
+                "terminationMessagePolicy": "File",
+                "securityContext": {
+                    "allowPrivilegeEscalation": False,
+                    "readOnlyRootFilesystem": True,
+                    "runAsNonRoot": True,
+                    "capabilities": {"drop": ["ALL"]},
+                },
+            }
+        ],
+    }
+    if r.service_account:
+        spec["serviceAccountName"] = r.service_account
+    metadata: dict[str, Any] = {"labels": labels}
+    if r.spec.runner.pod_annotations:
+        metadata["annotations"] = dict(r.spec.runner.pod_annotations)
+    return {"metadata": metadata, "spec": spec}
+
+
+def job_spec(
+    r: Resolved, cr_meta: dict[str, Any], trigger: Trigger, input_text: str
+) -> dict[str, Any]:
+    return {
+        "backoffLimit": r.spec.retries,
+        "activeDeadlineSeconds": r.spec.timeout_seconds,
+        "podFailurePolicy": {
+            "rules": [
+                {
+                    "action": "FailJob",
+                    "onExitCodes": {
+                        "containerName": names.RUNNER_CONTAINER,
+                        "operator": "In",
+                        "values": [CONFIG_ERROR_EXIT_CODE],
+                    },
+                }
+            ]
+        },
+        "template": pod_template(r, cr_meta, trigger, input_text),
+    }
+
+
+def cronjob(r: Resolved, cr_meta: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    schedule = cr_meta["name"]
+    if r.spec.schedule is None:
+        raise ValueError("cronjob() needs a recurring schedule")
+    labels = {**names.owned_labels(schedule), names.TRIGGER_LABEL: "Scheduled"}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {
+            "name": names.cronjob_name(schedule),
+            "namespace": cr_meta["namespace"],
+            "labels": names.owned_labels(schedule),
+            "ownerReferences": [owner_reference(cr_meta)],
+        },
+        "spec": {
+            "schedule": r.spec.schedule,
+            "timeZone": r.time_zone_name,
+            "suspend": r.spec.suspend,
+            "concurrencyPolicy": r.spec.concurrency_policy,
+            "startingDeadlineSeconds": r.spec.starting_deadline_seconds,
+            "successfulJobsHistoryLimit": settings.jobs_history_limit,
+            "failedJobsHistoryLimit": settings.jobs_history_limit,
+            "jobTemplate": {
+                "metadata": {"labels": labels},
+                "spec": job_spec(r, cr_meta, "Scheduled", r.spec.input),
+            },
+        },
+    }
+
+
+def job(
+    r: Resolved,
+    cr_meta: dict[str, Any],
+    *,
+    name: str,
+    trigger: Trigger,
+    scheduled_time: datetime,
+    input_text: str,
+) -> dict[str, Any]:
+    """A Job the operator starts itself (run-now or one-time), carrying its finalizer."""
+    schedule = cr_meta["name"]
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": name,
+            "namespace": cr_meta["namespace"],
+            "labels": {**names.owned_labels(schedule), names.TRIGGER_LABEL: trigger},
+            "annotations": {names.SCHEDULED_TIME_ANNOTATION: rfc3339(scheduled_time)},
+            "ownerReferences": [owner_reference(cr_meta)],
+            "finalizers": [names.RUN_FINALIZER],
+        },
+        "spec": job_spec(r, cr_meta, trigger, input_text),
+    }

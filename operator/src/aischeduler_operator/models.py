@@ -1,0 +1,212 @@
+"""Typed AssistantSchedule spec and status (aischeduler.io/v1alpha1).
+
+These models are the single source of truth for the CRD schema (see ``crd.py``): field
+names, defaults, ranges and lengths here are what the apiserver enforces."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+GROUP = "aischeduler.io"
+VERSION = "v1alpha1"
+KIND = "AssistantSchedule"
+PLURAL = "assistantschedules"
+SHORT_NAME = "asched"
+
+PlatformType = Literal["codemie", "openai", "webhook"]
+ConcurrencyPolicy = Literal["Allow", "Forbid", "Replace"]
+Trigger = Literal["Scheduled", "Manual", "OneTime"]
+RunOutcome = Literal["Succeeded", "Failed", "Missed"]
+Phase = Literal["Active", "Suspended", "Completed", "Invalid"]
+
+MAX_INPUT_CHARS = 32768
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+
+
+class _Model(BaseModel):
+    # Spec objects are parsed from what the apiserver stored (already schema-checked), so
+    # unknown fields from newer CRD versions are ignored rather than failing the reconcile.
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+
+class Target(_Model):
+    id: str = Field(min_length=1, max_length=253, description="Id of the assistant or workflow.")
+
+
+class SecretRef(_Model):
+    name: str = Field(
+        min_length=1,
+        max_length=253,
+        pattern=DNS_SUBDOMAIN,
+        description="Name of a Secret in the schedule's namespace.",
+    )
+
+
+class Platform(_Model):
+    type: PlatformType | None = Field(
+        default=None, description="API the runner calls. Default: the operator's setting."
+    )
+    url: str | None = Field(
+        default=None,
+        max_length=2048,
+        pattern=r"^https?://",
+        description="Base URL of the platform API. Default: the operator's setting.",
+    )
+    credentials_secret_ref: SecretRef | None = Field(
+        default=None,
+        alias="credentialsSecretRef",
+        description="Secret holding the credentials (never inline). Default: the operator's.",
+    )
+
+
+Quantity = Annotated[
+    int | str,
+    Field(json_schema_extra={"x-kubernetes-int-or-string": True}),
+]
+
+
+class Resources(_Model):
+    requests: dict[str, Quantity] | None = Field(default=None, description="e.g. cpu: 50m")
+    limits: dict[str, Quantity] | None = Field(default=None, description="e.g. memory: 256Mi")
+
+
+class Runner(_Model):
+    image: str | None = Field(default=None, max_length=512, description="Runner image.")
+    resources: Resources | None = Field(default=None, description="Runner container resources.")
+    service_account_name: str | None = Field(
+        default=None,
+        alias="serviceAccountName",
+        max_length=253,
+        pattern=DNS_SUBDOMAIN,
+        description="ServiceAccount of the runner pod (its token is never mounted).",
+    )
+    pod_annotations: dict[str, str] | None = Field(
+        default=None, alias="podAnnotations", description="Added to the runner pod."
+    )
+    pod_labels: dict[str, str] | None = Field(
+        default=None,
+        alias="podLabels",
+        description="Added to the runner pod; cannot override the operator's own labels.",
+    )
+
+
+class AssistantScheduleSpec(_Model):
+    assistant: Target | None = Field(default=None, description="Assistant to run.")
+    workflow: Target | None = Field(default=None, description="Workflow to run.")
+    input: str = Field(
+        default="",
+        max_length=MAX_INPUT_CHARS,
+        description="The prompt (assistant) or user_input (workflow).",
+    )
+    schedule: str | None = Field(
+        default=None,
+        max_length=256,
+        description="5-field cron or @yearly/@annually/@monthly/@weekly/@daily/@midnight/@hourly.",
+    )
+    run_at: str | None = Field(
+        default=None,
+        alias="runAt",
+        max_length=64,
+        description="One-time run, RFC 3339; without an offset it is read in timeZone.",
+    )
+    time_zone: str | None = Field(
+        default=None,
+        alias="timeZone",
+        max_length=64,
+        description="IANA time zone for schedule and runAt. Default: the operator's, else UTC.",
+    )
+    suspend: bool = Field(default=False, description="No new runs; running ones finish.")
+    concurrency_policy: ConcurrencyPolicy = Field(
+        default="Forbid", alias="concurrencyPolicy", description="As CronJob."
+    )
+    starting_deadline_seconds: int = Field(
+        default=300,
+        ge=0,
+        alias="startingDeadlineSeconds",
+        description="A run that cannot start this long after its time is recorded as Missed.",
+    )
+    timeout_seconds: int = Field(
+        default=3600, ge=1, le=86400, alias="timeoutSeconds", description="Per-run deadline."
+    )
+    retries: int = Field(
+        default=1, ge=0, le=10, description="Job backoffLimit; configuration errors never retry."
+    )
+    history_limit: int = Field(
+        default=10, ge=1, le=100, alias="historyLimit", description="Entries in status.history."
+    )
+    platform: Platform = Field(default_factory=Platform, description="Where the runner calls.")
+    runner: Runner = Field(default_factory=Runner, description="Runner pod overrides.")
+
+
+# ----------------------------------------------------------------------------- status
+
+
+class Condition(_Model):
+    type: str
+    status: Literal["True", "False", "Unknown"]
+    reason: str
+    message: str = ""
+    last_transition_time: str = Field(alias="lastTransitionTime")
+    observed_generation: int | None = Field(default=None, alias="observedGeneration")
+
+
+class HistoryEntry(_Model):
+    job: str
+    trigger: Trigger
+    result: RunOutcome
+    scheduled_time: str | None = Field(default=None, alias="scheduledTime")
+    start_time: str | None = Field(default=None, alias="startTime")
+    completion_time: str | None = Field(default=None, alias="completionTime")
+    duration_seconds: float | None = Field(default=None, alias="durationSeconds")
+    message: str = ""
+    output: str = ""
+    execution_id: str | None = Field(default=None, alias="executionId")
+    conversation_id: str | None = Field(default=None, alias="conversationId")
+    tokens_used: int | None = Field(default=None, alias="tokensUsed")
+
+
+class ActiveRun(_Model):
+    job: str
+    start_time: str | None = Field(default=None, alias="startTime")
+
+
+class Runs(_Model):
+    total: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    missed: int = 0
+    consecutive_failures: int = Field(default=0, alias="consecutiveFailures")
+
+
+class AssistantScheduleStatus(_Model):
+    observed_generation: int | None = Field(default=None, alias="observedGeneration")
+    conditions: list[Condition] = Field(default_factory=list)
+    phase: Phase | None = None
+    target: str | None = Field(default=None, description="e.g. assistant/abc (display).")
+    time_zone: str | None = Field(
+        default=None, alias="timeZone", description="Effective time zone (display)."
+    )
+    next_run_time: str | None = Field(default=None, alias="nextRunTime")
+    next_run_times: list[str] = Field(default_factory=list, alias="nextRunTimes")
+    last_schedule_time: str | None = Field(default=None, alias="lastScheduleTime")
+    last_successful_time: str | None = Field(default=None, alias="lastSuccessfulTime")
+    last_result: RunOutcome | None = Field(default=None, alias="lastResult")
+    active: list[ActiveRun] = Field(default_factory=list)
+    runs: Runs = Field(default_factory=Runs)
+    history: list[HistoryEntry] = Field(default_factory=list)
+    schedule_watermark: str | None = Field(
+        default=None,
+        alias="scheduleWatermark",
+        description="Scheduled times up to this instant are accounted for (run or Missed).",
+    )
+    last_run_now: str | None = Field(
+        default=None,
+        alias="lastRunNow",
+        description="The aischeduler.io/run-now value already acted on (never twice).",
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")

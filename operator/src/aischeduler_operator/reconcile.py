@@ -1,0 +1,209 @@
+"""Carries out a Plan (``plan.decide``) against the API: read → decide → apply → patch
+status once → release recorded Jobs → events. Serialised per schedule; safe to run
+again at any moment and after any crash (the plan is computed from what is observed)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+
+from aischeduler_operator import drift, metrics, names
+from aischeduler_operator.kube import Kube
+from aischeduler_operator.plan import Plan, decide, load_status
+from aischeduler_operator.settings import Settings
+from aischeduler_operator.times import parse_time, rfc3339
+
+log = logging.getLogger("aischeduler.reconcile")
+Key = tuple[str, str]
+MAX_RETRY_SECONDS = 300.0
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def status_patch(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Merge patch from the stored status to ``new`` (absent keys are removed)."""
+    return {**dict.fromkeys(old, None), **new}
+
+
+class Reconciler:
+    def __init__(self, kube: Kube, settings: Settings, clock: Callable[[], datetime] = utcnow):
+        self.kube = kube
+        self.settings = settings
+        self.clock = clock
+        self._locks: dict[Key, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+        self._timers: dict[Key, threading.Timer] = {}
+        self._failures: dict[Key, int] = {}
+
+    def _lock(self, key: Key) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+    # ------------------------------------------------------------------ entry point
+    def reconcile(self, namespace: str, name: str) -> None:
+        key = (namespace, name)
+        with self._lock(key):
+            try:
+                self._reconcile(key)
+                self._failures.pop(key, None)
+            except ApiException as e:
+                self._failed(key, f"API error {e.status}: {e.reason}")
+            except Exception as e:  # never let one schedule take the operator down
+                log.exception("reconcile of %s/%s failed", namespace, name)
+                self._failed(key, f"{type(e).__name__}: {e}")
+
+    def _reconcile(self, key: Key) -> None:
+        namespace, name = key
+        cr = self.kube.get_schedule(namespace, name)
+        jobs, pods = self.kube.owned(namespace, name)
+        if cr is None or cr["metadata"].get("deletionTimestamp"):
+            self._release_orphans(namespace, jobs)
+            self._cancel_timer(key)
+            metrics.set_phase(key, None)
+            return
+        now = self.clock()
+        plan = decide(cr, jobs, pods, self.settings, now)
+        self._apply_objects(cr, plan, jobs)
+        stored = cr.get("status") or {}
+        if plan.status != load_status(stored).to_dict():
+            self.kube.patch_status(namespace, name, status_patch(stored, plan.status))
+        for job in plan.finalize_jobs:
+            self.kube.patch_job(namespace, job, release_operations(jobs, job))
+        for event in plan.events:
+            self.kube.post_event(cr, event.type, event.reason, event.message)
+        self._observe(key, plan, now)
+        self._schedule_wake(key, plan.wake_at, now)
+
+    # ------------------------------------------------------------------ pieces
+    def _apply_objects(self, cr: dict[str, Any], plan: Plan, jobs: list[dict[str, Any]]) -> None:
+        meta = cr["metadata"]
+        namespace, cronjob_name = meta["namespace"], names.cronjob_name(meta["name"])
+        if plan.cronjob == "apply" and plan.cronjob_manifest is not None:
+            existing = self.kube.get_cronjob(namespace, cronjob_name)
+            if existing is None:
+                self.kube.create_cronjob(plan.cronjob_manifest)
+            else:
+                patch = drift.cronjob_patch(existing, plan.cronjob_manifest)
+                if patch is not None:
+                    self.kube.patch_cronjob(namespace, cronjob_name, patch)
+        elif plan.cronjob == "delete" and self.kube.get_cronjob(namespace, cronjob_name):
+            self.kube.delete_cronjob(namespace, cronjob_name)
+        for manifest in plan.create_jobs:
+            self.kube.create_job(manifest)
+        for job in plan.adopt_jobs:
+            self.kube.patch_job(namespace, job, adopt_operations(jobs, job))
+        for job in plan.delete_jobs:
+            self.kube.delete_job(namespace, job)
+
+    def _release_orphans(self, namespace: str, jobs: list[dict[str, Any]]) -> None:
+        """The schedule is gone: its Jobs are being collected; let them go."""
+        for job in jobs:
+            if names.RUN_FINALIZER in (job["metadata"].get("finalizers") or []):
+                self.kube.patch_job(
+                    namespace,
+                    job["metadata"]["name"],
+                    release_operations(jobs, job["metadata"]["name"]),
+                )
+
+    def _observe(self, key: Key, plan: Plan, now: datetime) -> None:
+        metrics.set_phase(key, plan.status.get("phase"))
+        for entry in plan.recorded:
+            metrics.RUNS.labels(entry.result).inc()
+            if entry.duration_seconds is not None:
+                metrics.RUN_DURATION.observe(entry.duration_seconds)
+            finished = parse_time(entry.completion_time)
+            if entry.result != "Missed" and finished is not None:
+                metrics.HISTORY_LAG.observe(max(0.0, (now - finished).total_seconds()))
+
+    def _failed(self, key: Key, message: str) -> None:
+        """Ready=False/ReconcileError on the status (best effort) and a retry with backoff."""
+        metrics.RECONCILE_ERRORS.inc()
+        failures = self._failures[key] = self._failures.get(key, 0) + 1
+        delay = min(MAX_RETRY_SECONDS, 2.0**failures)
+        log.warning("reconcile of %s/%s failed (%s); retrying in %.0fs", *key, message, delay)
+        try:
+            cr = self.kube.get_schedule(*key)
+            if cr is not None:
+                self.kube.patch_status(*key, reconcile_error_status(cr, message, self.clock()))
+        except Exception:
+            log.exception("could not report the reconcile error on %s/%s", *key)
+        self._start_timer(key, delay)
+
+    # ------------------------------------------------------------------ timers
+    def _schedule_wake(self, key: Key, wake_at: datetime | None, now: datetime) -> None:
+        if wake_at is None:
+            self._cancel_timer(key)
+        else:
+            self._start_timer(key, max(0.0, (wake_at - now).total_seconds()) + 0.05)
+
+    def _start_timer(self, key: Key, delay: float) -> None:
+        self._cancel_timer(key)
+        timer = threading.Timer(delay, self.reconcile, args=key)
+        timer.daemon = True
+        self._timers[key] = timer
+        timer.start()
+
+    def _cancel_timer(self, key: Key) -> None:
+        timer = self._timers.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+
+    def stop(self) -> None:
+        for key in list(self._timers):
+            self._cancel_timer(key)
+
+
+def _finalizers(jobs: list[dict[str, Any]], name: str) -> list[str] | None:
+    job = next((j for j in jobs if j["metadata"]["name"] == name), None)
+    found = (job or {}).get("metadata", {}).get("finalizers")
+    return list(found) if found is not None else None
+
+
+def _set_finalizers(current: list[str] | None, wanted: list[str]) -> list[dict[str, Any]]:
+    """JSON patch setting the finalizers; its ``test`` op makes it fail (and the reconcile
+    retry) if another controller changed them meanwhile."""
+    if current is None:
+        return [{"op": "add", "path": "/metadata/finalizers", "value": wanted}]
+    return [
+        {"op": "test", "path": "/metadata/finalizers", "value": current},
+        {"op": "replace", "path": "/metadata/finalizers", "value": wanted},
+    ]
+
+
+def adopt_operations(jobs: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    """JSON patch adding the run finalizer to a Job the CronJob controller created."""
+    current = _finalizers(jobs, name)
+    return _set_finalizers(current, [*(current or []), names.RUN_FINALIZER])
+
+
+def release_operations(jobs: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    """JSON patch dropping the run finalizer and marking the Job recorded."""
+    current = _finalizers(jobs, name)
+    ops: list[dict[str, Any]] = []
+    if current and names.RUN_FINALIZER in current:
+        ops = _set_finalizers(current, [f for f in current if f != names.RUN_FINALIZER])
+    labels_path = "/metadata/labels/" + names.RECORDED_LABEL.replace("/", "~1")
+    ops.append({"op": "add", "path": labels_path, "value": "true"})
+    return ops
+
+
+def reconcile_error_status(cr: dict[str, Any], message: str, now: datetime) -> dict[str, Any]:
+    generation = cr["metadata"].get("generation", 1)
+    status = load_status(cr.get("status"))
+    others = [c.model_dump(by_alias=True) for c in status.conditions if c.type != "Ready"]
+    ready = {
+        "type": "Ready",
+        "status": "False",
+        "reason": "ReconcileError",
+        "message": message,
+        "lastTransitionTime": rfc3339(now),
+        "observedGeneration": generation,
+    }
+    return {"conditions": [ready, *others]}

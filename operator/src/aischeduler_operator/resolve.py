@@ -1,0 +1,131 @@
+"""Validation of a spec beyond what the CRD schema can check, and the effective run
+configuration: the spec with the operator's defaults filled in. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
+
+from aischeduler_operator.models import AssistantScheduleSpec, PlatformType
+from aischeduler_operator.schedule import (
+    CronSchedule,
+    ScheduleError,
+    TimeZoneError,
+    load_time_zone,
+    parse_run_at,
+    parse_schedule,
+)
+from aischeduler_operator.settings import Settings
+
+InvalidReason = Literal["InvalidSpec", "InvalidSchedule", "InvalidTimeZone"]
+
+
+@dataclass(frozen=True)
+class Invalid:
+    reason: InvalidReason
+    message: str
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Everything needed to build manifests and compute times for one schedule."""
+
+    spec: AssistantScheduleSpec
+    target_kind: Literal["assistant", "workflow"]
+    target_id: str
+    time_zone_name: str
+    time_zone: ZoneInfo
+    cron: CronSchedule | None  # recurring
+    run_at: datetime | None  # one-time (UTC)
+    platform_type: PlatformType
+    platform_url: str
+    credentials_secret: str
+    image: str
+    resources: dict[str, Any]
+    service_account: str
+
+    @property
+    def target(self) -> str:
+        return f"{self.target_kind}/{self.target_id}"
+
+
+def _first_error(e: ValidationError) -> str:
+    err = e.errors()[0]
+    where = ".".join(str(p) for p in err["loc"])
+    return f"spec.{where}: {err['msg']}" if where else err["msg"]
+
+
+def resolve(raw_spec: dict[str, Any], settings: Settings) -> Resolved | Invalid:
+    try:
+        spec = AssistantScheduleSpec.model_validate(raw_spec)
+    except ValidationError as e:
+        return Invalid("InvalidSpec", _first_error(e))
+
+    if (spec.assistant is None) == (spec.workflow is None):
+        return Invalid("InvalidSpec", "exactly one of spec.assistant or spec.workflow must be set")
+    if (spec.schedule is None) == (spec.run_at is None):
+        return Invalid("InvalidSpec", "exactly one of spec.schedule or spec.runAt must be set")
+
+    zone_name = spec.time_zone or settings.time_zone
+    try:
+        zone = load_time_zone(zone_name)
+    except TimeZoneError as e:
+        return Invalid("InvalidTimeZone", str(e))
+
+    cron = run_at = None
+    try:
+        if spec.schedule is not None:
+            cron = parse_schedule(spec.schedule)
+        elif spec.run_at is not None:
+            run_at = parse_run_at(spec.run_at, zone)
+    except ScheduleError as e:
+        return Invalid("InvalidSchedule", str(e))
+
+    platform_type = spec.platform.type or settings.platform_type
+    platform_url = spec.platform.url or settings.platform_url
+    secret_ref = spec.platform.credentials_secret_ref
+    secret = secret_ref.name if secret_ref is not None else settings.credentials_secret
+    kind: Literal["assistant", "workflow"] = "assistant" if spec.assistant else "workflow"
+    target = spec.assistant or spec.workflow
+    assert target is not None  # noqa: S101 - checked above
+
+    if platform_type == "openai" and kind == "workflow":
+        return Invalid(
+            "InvalidSpec", "workflows cannot run on the openai platform; use an assistant"
+        )
+    if not platform_url:
+        return Invalid(
+            "InvalidSpec",
+            "spec.platform.url is not set and the operator has no default platform URL",
+        )
+    if not secret and platform_type != "webhook":
+        return Invalid(
+            "InvalidSpec",
+            f"spec.platform.credentialsSecretRef is not set and the operator has no default "
+            f"credentials Secret; the {platform_type} platform needs one",
+        )
+
+    resources = (
+        spec.runner.resources.model_dump(exclude_none=True)
+        if spec.runner.resources is not None
+        else settings.runner_resources
+    )
+    return Resolved(
+        spec=spec,
+        target_kind=kind,
+        target_id=target.id,
+        time_zone_name=zone_name,
+        time_zone=zone,
+        cron=cron,
+        run_at=run_at,
+        platform_type=platform_type,
+        platform_url=platform_url,
+        credentials_secret=secret,
+        image=spec.runner.image or settings.runner_image,
+        resources=resources,
+        service_account=spec.runner.service_account_name or settings.runner_service_account,
+    )
