@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import pytest
 from kubernetes import client, config
 
 from localcluster import LocalCluster
+from localcluster.cluster import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -91,3 +93,90 @@ def namespace(api: client.ApiClient, request: pytest.FixtureRequest) -> Iterator
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
     yield name
     core.delete_namespace(name, propagation_policy="Background")
+
+
+@dataclass
+class OperatorProcess:
+    """The operator run as a real subprocess (`aischeduler-operator`) against the cluster."""
+
+    cluster: Cluster
+    log: Path
+    env: dict[str, str]
+    metrics_port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [str(ROOT / ".venv" / "bin" / "aischeduler-operator")],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5
+        ) as resp:
+            text: str = resp.read().decode()
+            return text
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+OPERATOR_DEFAULTS = {
+    "AISCHED_DEFAULT_PLATFORM_TYPE": "codemie",
+    "AISCHED_DEFAULT_PLATFORM_URL": "http://codemie.test.invalid/code-assistant-api",
+    "AISCHED_DEFAULT_CREDENTIALS_SECRET": "codemie-credentials",
+    "AISCHED_RUNNER_IMAGE": "ghcr.io/aischeduler/runner:0.1.0",
+    "AISCHED_LOG_FORMAT": "text",
+}
+
+
+@pytest.fixture(scope="session")
+def crd_installed(cluster: Cluster) -> None:
+    cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
+    cluster.kubectl(
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/assistantschedules.aischeduler.io",
+    )
+
+
+@pytest.fixture(scope="session")
+def operator(
+    cluster: Cluster, crd_installed: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OperatorProcess]:
+    """The operator, running for the whole session (tests use fresh namespaces)."""
+    metrics_port = free_port()
+    env = {
+        **os.environ,
+        **OPERATOR_DEFAULTS,
+        "KUBECONFIG": str(cluster.kubeconfig),
+        "AISCHED_METRICS_PORT": str(metrics_port),
+        "AISCHED_HEALTH_PORT": str(free_port()),
+    }
+    proc = OperatorProcess(
+        cluster, tmp_path_factory.mktemp("operator") / "operator.log", env, metrics_port
+    )
+    proc.start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
