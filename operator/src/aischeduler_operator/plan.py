@@ -119,6 +119,20 @@ def _missed(
     )
 
 
+def _times_until(r: Resolved, start: datetime, horizon: datetime) -> list[datetime]:
+    """Scheduled times after ``start`` up to ``horizon`` (bounded by MAX_MISSED_SCAN)."""
+    assert r.cron is not None  # noqa: S101
+    due: list[datetime] = []
+    t = start
+    while len(due) < MAX_MISSED_SCAN:
+        found = next_times(r.cron, r.time_zone, t, 1)
+        if not found or found[0] > horizon:
+            break
+        due.append(found[0])
+        t = found[0]
+    return due
+
+
 class _Planner:
     def __init__(
         self,
@@ -265,7 +279,7 @@ class _Planner:
         seen = {v.scheduled_time for v in self.views} | {
             parse_time(h.scheduled_time) for h in self.old.history
         }
-        due = [t for t in next_times(r.cron, r.time_zone, start, MAX_MISSED_SCAN) if t <= horizon]
+        due = _times_until(r, start, horizon)
         for t in due:
             if t not in seen:
                 job = names.scheduled_job_name(self.name, int(t.timestamp()))

@@ -36,7 +36,13 @@ type vector struct {
 	// Error is the error of the controller's cron.ParseStandard("TZ=<zone> <schedule>").
 	Error string   `json:"error,omitempty"`
 	Next  []string `json:"next,omitempty"`
+	// Hang says that robfig's Next did not return (it loops forever on some historic
+	// time zone changes, e.g. Pacific/Apia skipping 2011-12-30).
+	Hang string `json:"hang,omitempty"`
 }
+
+// nextTimeout bounds one Next call; a normal one takes microseconds.
+const nextTimeout = 5 * time.Second
 
 func main() {
 	var cases []vectorCase
@@ -76,13 +82,31 @@ func compute(c vectorCase) vector {
 	}
 	t := after.UTC()
 	for range c.Count {
-		t = sched.Next(t)
+		next, ok := nextWithTimeout(sched, t)
+		if !ok {
+			v.Hang = fmt.Sprintf("Next(%s) did not return within %s", t.Format(time.RFC3339), nextTimeout)
+			break
+		}
+		t = next
 		if t.IsZero() {
 			break
 		}
 		v.Next = append(v.Next, t.UTC().Format(time.RFC3339))
 	}
 	return v
+}
+
+// nextWithTimeout runs sched.Next(t), giving up after nextTimeout. A goroutine that never
+// returns keeps spinning until the program exits.
+func nextWithTimeout(sched cron.Schedule, t time.Time) (time.Time, bool) {
+	done := make(chan time.Time, 1)
+	go func() { done <- sched.Next(t) }()
+	select {
+	case next := <-done:
+		return next, true
+	case <-time.After(nextTimeout):
+		return time.Time{}, false
+	}
 }
 
 // parseWithPanicRecovery is k8s.io/kubernetes/pkg/util/parsers.ParseCronScheduleWithPanicRecovery

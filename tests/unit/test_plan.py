@@ -1,0 +1,452 @@
+"""The reconcile decision, table-driven, no cluster: plan.decide(cr, jobs, pods, settings, now)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from objects import NOW, job, pod, result, schedule
+
+from aischeduler_operator import names
+from aischeduler_operator.plan import Plan, decide
+from aischeduler_operator.schedule import load_time_zone, next_times, parse_schedule
+from aischeduler_operator.settings import Settings
+from aischeduler_operator.times import rfc3339
+
+SETTINGS = Settings(platform_url="https://codemie.example.com/api", credentials_secret="creds")
+
+
+Objects = Sequence[dict[str, Any]]
+
+
+def run(cr: dict[str, Any], jobs: Objects = (), pods: Objects = (), now: datetime = NOW) -> Plan:
+    return decide(cr, list(jobs), list(pods), SETTINGS, now)
+
+
+def settle(
+    cr: dict[str, Any], jobs: Objects = (), pods: Objects = (), now: datetime = NOW
+) -> tuple[dict[str, Any], Plan]:
+    """Decide, store the status as the API would, decide again: the second plan."""
+    first = run(cr, jobs, pods, now)
+    cr = {**cr, "status": first.status}
+    return cr, run(cr, jobs, pods, now)
+
+
+def reasons(plan: Plan) -> list[str]:
+    return [e.reason for e in plan.events]
+
+
+def condition(plan: Plan, kind: str) -> dict[str, Any]:
+    return next(c for c in plan.status["conditions"] if c["type"] == kind)
+
+
+# --------------------------------------------------------------------------- validity
+
+
+def test_valid_recurring_schedule_applies_cronjob_and_reports_next_times() -> None:
+    plan = run(schedule({"schedule": "30 2 * * *", "timeZone": "Europe/Berlin"}))
+    assert plan.cronjob == "apply"
+    assert plan.cronjob_manifest is not None
+    assert plan.cronjob_manifest["spec"]["schedule"] == "30 2 * * *"
+    assert plan.cronjob_manifest["spec"]["timeZone"] == "Europe/Berlin"
+    expected = next_times(parse_schedule("30 2 * * *"), load_time_zone("Europe/Berlin"), NOW, 5)
+    assert plan.status["nextRunTimes"] == [rfc3339(t) for t in expected]
+    assert plan.status["nextRunTime"] == rfc3339(expected[0])
+    assert plan.status["phase"] == "Active"
+    assert plan.status["target"] == "assistant/abc"
+    ready = condition(plan, "Ready")
+    assert (ready["status"], ready["reason"], ready["observedGeneration"]) == (
+        "True",
+        "Reconciled",
+        1,
+    )
+    assert reasons(plan) == ["Scheduled"]
+    assert plan.create_jobs == []
+
+
+@pytest.mark.parametrize(
+    ("spec", "reason", "fragment"),
+    [
+        ({"schedule": "0 0 * * 7"}, "InvalidSchedule", "above maximum"),
+        ({"schedule": "@every 5m"}, "InvalidSchedule", "@every"),
+        ({"schedule": "TZ=UTC 0 0 * * *"}, "InvalidSchedule", "timeZone"),
+        ({"timeZone": "Mars/Olympus"}, "InvalidTimeZone", "Mars/Olympus"),
+        ({"schedule": None, "runAt": "tomorrow"}, "InvalidSchedule", "runAt"),
+        ({"workflow": {"id": "w"}}, "InvalidSpec", "exactly one of spec.assistant"),
+        (
+            {"assistant": None, "workflow": {"id": "w"}, "platform": {"type": "openai"}},
+            "InvalidSpec",
+            "openai",
+        ),
+        ({"retries": 99}, "InvalidSpec", "spec.retries"),
+    ],
+)
+def test_invalid_spec_reports_reason_and_creates_nothing(
+    spec: dict[str, Any], reason: str, fragment: str
+) -> None:
+    cr = schedule({k: v for k, v in spec.items() if v is not None})
+    for key in [k for k, v in spec.items() if v is None]:
+        cr["spec"].pop(key)
+    plan = run(cr)
+    ready = condition(plan, "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", reason)
+    assert fragment in ready["message"]
+    assert plan.status["phase"] == "Invalid"
+    assert "nextRunTime" not in plan.status
+    assert plan.cronjob == "keep"
+    assert plan.create_jobs == [] and plan.adopt_jobs == []
+    assert [(e.type, e.reason) for e in plan.events] == [("Warning", "InvalidSpec")]
+    # The same invalid spec again: no new event, the same status (no write).
+    _, again = settle(cr)
+    assert again.events == []
+
+
+def test_missing_platform_url_and_secret_are_invalid_without_defaults() -> None:
+    bare = Settings()
+    plan = decide(schedule(), [], [], bare, NOW)
+    assert condition(plan, "Ready")["reason"] == "InvalidSpec"
+    assert "platform.url" in condition(plan, "Ready")["message"]
+    with_url = Settings(platform_url="https://x.example.com")
+    plan = decide(schedule(), [], [], with_url, NOW)
+    assert "credentials" in condition(plan, "Ready")["message"]
+    webhook = schedule({"platform": {"type": "webhook"}})
+    assert decide(webhook, [], [], with_url, NOW).status["phase"] == "Active"
+
+
+# --------------------------------------------------------------------------- idempotence
+
+
+def test_second_reconcile_with_nothing_new_changes_nothing() -> None:
+    cr = schedule()
+    jobs = [
+        job(
+            "daily-1",
+            scheduled=NOW.replace(minute=0, second=0),
+            state="Succeeded",
+            recorded=True,
+            finalizer=False,
+        )
+    ]
+    first = run(cr, jobs)
+    cr, second = settle(cr, jobs)
+    assert second.status == cr["status"] == first.status
+    assert second.events == []
+    assert second.create_jobs == second.adopt_jobs == second.finalize_jobs == []
+    assert second.delete_jobs == []
+    assert second.wake_at is None
+
+
+def test_condition_transition_time_kept_while_status_unchanged() -> None:
+    cr, _ = settle(schedule())
+    since = condition(run(cr), "Ready")["lastTransitionTime"]
+    later = run(cr, now=NOW + timedelta(minutes=5))
+    assert condition(later, "Ready")["lastTransitionTime"] == since
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def test_succeeded_job_is_recorded_once_with_runner_output() -> None:
+    scheduled = NOW - timedelta(minutes=1)
+    jobs = [job("daily-1", scheduled=scheduled, state="Succeeded")]
+    pods = [pod("daily-1", message=result(output="All good", tokensUsed=42, executionId="e-1"))]
+    cr = schedule()
+    plan = run(cr, jobs, pods)
+    (entry,) = plan.status["history"]
+    assert entry["job"] == "daily-1"
+    assert entry["trigger"] == "Scheduled"
+    assert entry["result"] == "Succeeded"
+    assert entry["output"] == "All good"
+    assert entry["tokensUsed"] == 42
+    assert entry["executionId"] == "e-1"
+    assert entry["durationSeconds"] == 2.5
+    assert entry["scheduledTime"] == rfc3339(scheduled)
+    assert plan.status["runs"] == {
+        "total": 1,
+        "succeeded": 1,
+        "failed": 0,
+        "missed": 0,
+        "consecutiveFailures": 0,
+    }
+    assert plan.status["lastResult"] == "Succeeded"
+    assert condition(plan, "LastRunSucceeded")["status"] == "True"
+    assert plan.finalize_jobs == ["daily-1"]
+    assert "RunSucceeded" in reasons(plan)
+    # Status stored, Job not yet released (crash in between): not counted again.
+    cr, again = settle(cr, jobs, pods)
+    assert again.status["runs"]["total"] == 1
+    assert len(again.status["history"]) == 1
+    assert again.finalize_jobs == ["daily-1"]
+    assert "RunSucceeded" not in reasons(again)
+
+
+@pytest.mark.parametrize(
+    ("reason", "exit_code", "fragment"),
+    [
+        ("PodFailurePolicy", 2, "configuration error (runner exit code 2)"),
+        ("DeadlineExceeded", 1, "exceeded timeoutSeconds (3600s)"),
+        ("BackoffLimitExceeded", 1, "failed after 1 attempt(s)"),
+    ],
+)
+def test_failed_job_message_says_why(reason: str, exit_code: int, fragment: str) -> None:
+    jobs = [job("daily-1", state="Failed", reason=reason)]
+    pods = [
+        pod(
+            "daily-1",
+            exit_code=exit_code,
+            message=result(result="Failed", message="401 from platform"),
+        )
+    ]
+    plan = run(schedule(), jobs, pods)
+    entry = plan.status["history"][0]
+    assert entry["result"] == "Failed"
+    assert fragment in entry["message"]
+    assert "401 from platform" in entry["message"]
+    assert condition(plan, "LastRunSucceeded")["reason"] == "Failed"
+    assert condition(plan, "Ready")["status"] == "True"  # a failed run is not a broken schedule
+    assert [e.type for e in plan.events if e.reason == "RunFailed"] == ["Warning"]
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        (None, "no termination message"),
+        ('{"result": "Succeeded", "mess', "not valid JSON"),
+    ],
+)
+def test_unreadable_result_still_records_the_run(message: str | None, expected: str) -> None:
+    jobs = [job("daily-1", state="Succeeded")]
+    pods = [pod("daily-1", message=message if message is not None else "")]
+    entry = run(schedule(), jobs, pods).status["history"][0]
+    assert entry["result"] == "Succeeded"
+    assert expected in entry["message"]
+
+
+def test_consecutive_failures_count_and_reset() -> None:
+    status: dict[str, Any] = {}
+    cr = schedule(status=status)
+    for i, state in enumerate(["Failed", "Failed", "Succeeded", "Failed"]):
+        jobs = [
+            job(
+                f"daily-{i}",
+                state=state,
+                reason="BackoffLimitExceeded",
+                completed=NOW + timedelta(seconds=i),
+            )
+        ]
+        cr["status"] = run(cr, jobs).status
+    assert cr["status"]["runs"] == {
+        "total": 4,
+        "succeeded": 1,
+        "failed": 3,
+        "missed": 0,
+        "consecutiveFailures": 1,
+    }
+
+
+def test_running_job_from_cronjob_is_adopted_and_listed_active() -> None:
+    jobs = [job("daily-1", finalizer=False, started=NOW - timedelta(seconds=5))]
+    plan = run(schedule(), jobs, [pod("daily-1")])
+    assert plan.adopt_jobs == ["daily-1"]
+    assert "RunStarted" in reasons(plan)
+    assert plan.status["active"] == [
+        {"job": "daily-1", "startTime": rfc3339(NOW - timedelta(seconds=5))}
+    ]
+    adopted = run(schedule(), [job("daily-1")], [pod("daily-1")])
+    assert adopted.adopt_jobs == []
+
+
+@pytest.mark.parametrize(
+    ("pod_kwargs", "fragment"),
+    [
+        ({"waiting": "ImagePullBackOff"}, "ImagePullBackOff"),
+        ({"waiting": "CreateContainerConfigError"}, "CreateContainerConfigError"),
+        ({"unschedulable": True}, "cannot be scheduled"),
+    ],
+)
+def test_stuck_pod_fails_the_run_at_once(pod_kwargs: dict[str, Any], fragment: str) -> None:
+    plan = run(schedule(), [job("daily-1")], [pod("daily-1", **pod_kwargs)])
+    entry = plan.status["history"][0]
+    assert entry["result"] == "Failed"
+    assert fragment in entry["message"]
+    assert plan.delete_jobs == ["daily-1"]
+    assert plan.status["active"] == []
+
+
+def test_job_deleted_before_finishing_is_a_failed_run() -> None:
+    plan = run(schedule(), [job("daily-1", deleting=True)], [])
+    entry = plan.status["history"][0]
+    assert entry["result"] == "Failed"
+    assert "deleted" in entry["message"]
+    assert plan.finalize_jobs == ["daily-1"]
+    assert plan.delete_jobs == []
+
+
+def test_history_is_capped_newest_first_but_counters_keep_everything() -> None:
+    jobs = [
+        job(f"daily-{i}", state="Succeeded", completed=NOW - timedelta(minutes=10 - i))
+        for i in range(3)
+    ]
+    plan = run(schedule({"historyLimit": 2}), jobs)
+    assert [h["job"] for h in plan.status["history"]] == ["daily-2", "daily-1"]
+    assert plan.status["runs"]["total"] == 3
+
+
+# --------------------------------------------------------------------------- run now
+
+
+def test_run_now_starts_exactly_one_manual_run_per_value() -> None:
+    cr = schedule({"suspend": True}, annotations={names.RUN_NOW_ANNOTATION: "2026-03-10T12:00"})
+    plan = run(cr)
+    (manifest,) = plan.create_jobs
+    assert manifest["metadata"]["name"] == names.manual_job_name("daily", "2026-03-10T12:00")
+    assert manifest["metadata"]["labels"][names.TRIGGER_LABEL] == "Manual"
+    assert manifest["metadata"]["finalizers"] == [names.RUN_FINALIZER]
+    assert plan.status["phase"] == "Suspended"
+    cr, again = settle(cr)
+    assert again.create_jobs == []
+    cr["metadata"]["annotations"][names.RUN_NOW_ANNOTATION] = "second"
+    assert len(run(cr).create_jobs) == 1
+
+
+def test_run_now_after_restart_does_not_duplicate_an_existing_job() -> None:
+    value = "v1"
+    cr = schedule(annotations={names.RUN_NOW_ANNOTATION: value})  # status never written
+    existing = [job(names.manual_job_name("daily", value), trigger="Manual")]
+    assert run(cr, existing).create_jobs == []
+
+
+def test_run_now_input_override_and_limits() -> None:
+    cr = schedule(
+        annotations={
+            names.RUN_NOW_ANNOTATION: "x",
+            names.RUN_NOW_INPUT_ANNOTATION: "just this once",
+        }
+    )
+    env = run(cr).create_jobs[0]["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "AISCHED_INPUT", "value": "just this once"} in env
+    cr["metadata"]["annotations"][names.RUN_NOW_INPUT_ANNOTATION] = "x" * 40000
+    plan = run(cr)
+    assert plan.create_jobs == []
+    assert sorted(reasons(plan)) == ["InvalidSpec", "Scheduled"]
+
+
+def test_run_now_on_invalid_spec_is_ignored_with_a_warning() -> None:
+    cr = schedule({"schedule": "bad"}, annotations={names.RUN_NOW_ANNOTATION: "x"})
+    plan = run(cr)
+    assert plan.create_jobs == []
+    assert any("run-now ignored" in e.message for e in plan.events)
+
+
+# --------------------------------------------------------------------------- one-time
+
+
+def one_time(run_at: str, **spec: Any) -> dict[str, Any]:
+    cr = schedule({"runAt": run_at, **spec})
+    cr["spec"].pop("schedule")
+    return cr
+
+
+def test_one_time_in_future_waits_with_a_timer() -> None:
+    at = NOW + timedelta(minutes=10)
+    plan = run(one_time(rfc3339(at)))
+    assert plan.create_jobs == []
+    assert plan.wake_at == at
+    assert plan.status["nextRunTime"] == rfc3339(at)
+    assert plan.status["phase"] == "Active"
+    assert plan.cronjob == "delete"
+
+
+def test_one_time_due_starts_its_job_once_then_completes() -> None:
+    at = NOW - timedelta(seconds=20)
+    cr = one_time(rfc3339(at))
+    plan = run(cr)
+    (manifest,) = plan.create_jobs
+    name = manifest["metadata"]["name"]
+    assert manifest["metadata"]["labels"][names.TRIGGER_LABEL] == "OneTime"
+    assert manifest["metadata"]["annotations"][names.SCHEDULED_TIME_ANNOTATION] == rfc3339(at)
+    assert plan.status["phase"] == "Active"
+    cr, again = settle(cr)
+    assert again.create_jobs == []
+    done = run(cr, [job(name, trigger="OneTime", scheduled=at, state="Succeeded")])
+    assert done.status["phase"] == "Completed"
+    assert done.status["history"][0]["trigger"] == "OneTime"
+    assert "nextRunTime" not in done.status
+
+
+def test_one_time_past_its_deadline_is_missed() -> None:
+    plan = run(one_time("2026-03-09T08:00:00", timeZone="Europe/Berlin"))
+    entry = plan.status["history"][0]
+    assert entry["result"] == "Missed"
+    assert entry["trigger"] == "OneTime"
+    assert entry["scheduledTime"] == "2026-03-09T07:00:00Z"
+    assert "startingDeadlineSeconds" in entry["message"]
+    assert plan.status["phase"] == "Completed"
+    assert plan.status["lastResult"] == "Missed"
+    assert "RunMissed" in reasons(plan)
+    assert plan.create_jobs == []
+
+
+def test_one_time_suspended_does_not_run() -> None:
+    plan = run(one_time(rfc3339(NOW - timedelta(seconds=5)), suspend=True))
+    assert plan.create_jobs == []
+    assert plan.status["phase"] == "Suspended"
+
+
+# --------------------------------------------------------------------------- missed
+
+
+def test_scheduled_times_without_a_run_are_missed_once() -> None:
+    status = {"observedGeneration": 1, "scheduleWatermark": "2026-03-10T09:00:00Z"}
+    cr = schedule({"schedule": "0 * * * *"}, status=status)
+    ran = [
+        job(
+            "daily-1",
+            scheduled=NOW.replace(hour=11, minute=0, second=0),
+            state="Succeeded",
+            recorded=True,
+            finalizer=False,
+        )
+    ]
+    plan = run(cr, ran)
+    missed = [h for h in plan.status["history"] if h["result"] == "Missed"]
+    assert [h["scheduledTime"] for h in missed] == ["2026-03-10T10:00:00Z"]
+    assert missed[0]["job"] == names.scheduled_job_name("daily", 1773136800)
+    assert "no run started within startingDeadlineSeconds (300s)" in missed[0]["message"]
+    assert plan.status["scheduleWatermark"] == "2026-03-10T11:00:00Z"
+    assert plan.status["runs"]["missed"] == 1
+    _, again = settle(cr, ran)
+    assert again.status["runs"]["missed"] == 1
+
+
+def test_forbid_skip_is_explained() -> None:
+    status = {"observedGeneration": 1, "scheduleWatermark": "2026-03-10T10:30:00Z"}
+    cr = schedule({"schedule": "0 * * * *"}, status=status)
+    long_run = [
+        job(
+            "daily-0",
+            scheduled=NOW.replace(hour=10, minute=59),
+            finalizer=True,
+            started=NOW.replace(hour=10, minute=59),
+        )
+    ]
+    plan = run(cr, long_run)
+    (entry,) = plan.status["history"]
+    assert entry["message"].startswith("skipped: concurrencyPolicy is Forbid and run daily-0")
+
+
+def test_spec_change_restarts_missed_accounting() -> None:
+    status = {"observedGeneration": 1, "scheduleWatermark": "2026-03-09T00:00:00Z"}
+    plan = run(schedule(generation=2, status=status))
+    assert plan.status["history"] == []
+    assert plan.status["scheduleWatermark"] == rfc3339(NOW)
+    assert reasons(plan) == ["Scheduled"]
+
+
+def test_time_passed_without_a_run_wakes_after_its_deadline() -> None:
+    now = NOW.replace(minute=1, second=0)
+    status = {"observedGeneration": 1, "scheduleWatermark": rfc3339(now - timedelta(minutes=2))}
+    plan = run(schedule(status=status), now=now)
+    assert plan.wake_at == now.replace(minute=0) + timedelta(seconds=315)
