@@ -58,3 +58,36 @@ run: $(STAMP)  ## run the operator in the foreground against $$KUBECONFIG
 	$(VENV)/bin/aischeduler-operator
 
 .PHONY: help venv tools lint fmt crds unit e2e test cluster-up cluster-down run
+
+# ---------------------------------------------------------------- install/operate layer
+IMAGE_REGISTRY ?= ghcr.io/aischeduler
+IMAGE_TAG ?= 0.1.0
+DOCKER ?= docker
+KIND ?= kind
+KIND_CLUSTER ?= aischeduler-e2e
+
+manifests:  ## render deploy/install.yaml from the Helm chart (pinned helm)
+	bash deploy/render.sh > deploy/install.yaml.tmp && mv deploy/install.yaml.tmp deploy/install.yaml
+
+chart-lint:  ## helm lint --strict the chart (pinned helm)
+	"$$(bash tools/build.sh)/helm" lint --strict charts/aischeduler
+
+images:  ## build the operator and runner images (needs Docker)
+	$(DOCKER) build -f operator/Dockerfile -t $(IMAGE_REGISTRY)/operator:$(IMAGE_TAG) .
+	$(DOCKER) build -f runner/Dockerfile -t $(IMAGE_REGISTRY)/runner:$(IMAGE_TAG) runner
+
+e2e-kind: $(STAMP) images  ## e2e tests on a kind cluster with freshly built images (needs Docker + kind)
+	$(KIND) get clusters | grep -qx $(KIND_CLUSTER) || $(KIND) create cluster --name $(KIND_CLUSTER)
+	$(KIND) load docker-image --name $(KIND_CLUSTER) \
+	  $(IMAGE_REGISTRY)/operator:$(IMAGE_TAG) $(IMAGE_REGISTRY)/runner:$(IMAGE_TAG)
+	mkdir -p $(CLUSTER_DIR)
+	$(KIND) get kubeconfig --name $(KIND_CLUSTER) > $(CLUSTER_DIR)/kind-kubeconfig
+	AISCHED_TEST_KUBECONFIG=$(CLUSTER_DIR)/kind-kubeconfig $(PY) -m pytest -m e2e -q
+
+.PHONY: manifests chart-lint images e2e-kind
+
+demo: $(STAMP)  ## the main job end to end on the embedded control plane (kwok simulates pods)
+	@PYTHONPATH=tools $(PY) tools/demo.py --bin "$$(bash tools/build.sh)"
+
+demo-real: $(STAMP)  ## the same demo against $$KUBECONFIG (real runner pods; needs the images)
+	@PYTHONPATH=tools $(PY) tools/demo.py --kubeconfig "$$KUBECONFIG"
