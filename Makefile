@@ -57,7 +57,7 @@ cluster-down: $(STAMP)  ## stop the local control plane
 run: $(STAMP)  ## run the operator in the foreground against $$KUBECONFIG
 	$(VENV)/bin/aischeduler-operator
 
-.PHONY: help venv tools lint fmt crds unit e2e test cluster-up cluster-down run
+.PHONY: help venv tools lint fmt crds unit e2e test cluster-up cluster-down run demo demo-real bench
 
 # ---------------------------------------------------------------- install/operate layer
 IMAGE_REGISTRY ?= ghcr.io/aischeduler
@@ -91,3 +91,6 @@ demo: $(STAMP)  ## the main job end to end on the embedded control plane (kwok s
 
 demo-real: $(STAMP)  ## the same demo against $$KUBECONFIG (real runner pods; needs the images)
 	@PYTHONPATH=tools $(PY) tools/demo.py --kubeconfig "$$KUBECONFIG"
+
+bench: $(STAMP)  ## benchmark: pure-core speed and operator numbers on the embedded control plane
+	@PYTHONPATH=tools:operator/src $(PY) tools/bench.py --bin "$$(bash tools/build.sh)"

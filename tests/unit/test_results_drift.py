@@ -125,3 +125,7 @@ def test_contains_requires_equal_list_lengths_and_nested_values() -> None:
     assert not contains({"a": [1]}, {"a": [1, 2]})
     assert not contains({"a": None}, {"a": {"b": 1}})
     assert contains({"a": None}, {"a": None})
+    assert contains(
+        {"env": [{"name": "AISCHED_INPUT"}]}, {"env": [{"name": "AISCHED_INPUT", "value": ""}]}
+    )
+    assert not contains({"env": [{"name": "X"}]}, {"env": [{"name": "X", "value": "y"}]})

@@ -22,6 +22,9 @@ def contains(actual: Any, desired: Any) -> bool:
         )
     if desired is None:
         return actual is None
+    if actual is None:
+        # The API omits empty values (omitempty): "" / false / 0 come back absent.
+        return desired in ("", False, 0)
     # The API returns quantities and int-or-strings as strings ("1" for cpu: 1).
     return bool(actual == desired or str(actual) == str(desired))
 

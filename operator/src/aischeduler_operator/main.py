@@ -27,7 +27,15 @@ def main() -> int:
         # kopf reports every handled watch event at INFO; keep the log to what matters.
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     if settings.metrics_port:
-        start_http_server(settings.metrics_port)
+        try:
+            start_http_server(settings.metrics_port)
+        except OSError as e:
+            print(
+                f"aischeduler-operator: cannot serve metrics on port "
+                f"{settings.metrics_port} (AISCHED_METRICS_PORT): {e}",
+                file=sys.stderr,
+            )
+            return 2
     assert handlers.startup is not None  # noqa: S101 - importing registers the handlers
     kopf.run(
         clusterwide=not settings.watch_namespaces,
