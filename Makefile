@@ -93,4 +93,4 @@ demo-real: $(STAMP)  ## the same demo against $$KUBECONFIG (real runner pods; ne
 	@PYTHONPATH=tools $(PY) tools/demo.py --kubeconfig "$$KUBECONFIG"
 
 bench: $(STAMP)  ## benchmark: pure-core speed and operator numbers on the embedded control plane
-	@PYTHONPATH=tools:operator/src $(PY) tools/bench.py --bin "$$(bash tools/build.sh)"
+	@PYTHONPATH=tools:tests/unit $(PY) tools/bench.py --bin "$$(bash tools/build.sh)"
