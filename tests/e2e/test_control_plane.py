@@ -25,6 +25,7 @@ def _pod_template(annotations: dict[str, str] | None = None) -> dict[str, Any]:
     }
 
 
+@pytest.mark.simulated
 def test_cronjob_controller_fires_and_job_completes(api: client.ApiClient, namespace: str) -> None:
     batch = client.BatchV1Api(api)
     batch.create_namespaced_cron_job(
@@ -55,6 +56,7 @@ def test_cronjob_controller_fires_and_job_completes(api: client.ApiClient, names
     assert done.succeeded == 1
 
 
+@pytest.mark.simulated
 def test_pod_annotations_steer_exit_code_and_message(api: client.ApiClient, namespace: str) -> None:
     batch, core = client.BatchV1Api(api), client.CoreV1Api(api)
     message = '{"result": "Failed", "message": "simulated \\"quote\\" ü"}'
@@ -88,6 +90,7 @@ def test_pod_annotations_steer_exit_code_and_message(api: client.ApiClient, name
     )
 
 
+@pytest.mark.simulated
 def test_waiting_reason_keeps_pod_pending(api: client.ApiClient, namespace: str) -> None:
     core = client.CoreV1Api(api)
     body = {"apiVersion": "v1", "kind": "Pod"}
