@@ -4,7 +4,6 @@ Pods (watched by label) leads to one level-based reconcile of that schedule."""
 from __future__ import annotations
 
 import logging
-import random
 from typing import Any, cast
 
 import kopf
@@ -14,7 +13,7 @@ from aischeduler_operator import names
 from aischeduler_operator.kube import Kube
 from aischeduler_operator.models import GROUP, PLURAL, VERSION
 from aischeduler_operator.reconcile import Reconciler
-from aischeduler_operator.settings import Settings, load_settings
+from aischeduler_operator.settings import load_settings
 
 OWNED = {names.MANAGED_BY_LABEL: names.MANAGED_BY}
 _state: dict[str, Reconciler] = {}
@@ -32,7 +31,7 @@ def build_api_client() -> client.ApiClient:
         return cast(client.ApiClient, config.new_client_from_config())  # type: ignore[no-untyped-call]
 
 
-def configure(operator: kopf.OperatorSettings, settings: Settings) -> None:
+def configure(operator: kopf.OperatorSettings) -> None:
     # Only watch-event handlers are used: kopf keeps no state on our objects (no
     # finalizers, no last-handled annotations), so an idle resync writes nothing.
     operator.posting.level = logging.WARNING
@@ -40,20 +39,12 @@ def configure(operator: kopf.OperatorSettings, settings: Settings) -> None:
     operator.watching.server_timeout = 300
     operator.watching.client_timeout = 330
     operator.networking.request_timeout = 60
-    if settings.peering:
-        # One active replica: the highest priority wins; random priorities break ties.
-        operator.peering.name = settings.peering
-        operator.peering.standalone = False
-        operator.peering.clusterwide = not settings.watch_namespaces
-        operator.peering.priority = random.randint(1, 10_000)  # noqa: S311 - not crypto
-    else:
-        operator.peering.standalone = True
 
 
 @kopf.on.startup()
 def startup(**kwargs: Any) -> None:
     ours = load_settings()
-    configure(kwargs["settings"], ours)
+    configure(kwargs["settings"])
     _state["reconciler"] = Reconciler(Kube(build_api_client()), ours)
 
 

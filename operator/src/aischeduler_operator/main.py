@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 import sys
 
 import kopf
@@ -42,6 +43,9 @@ def main() -> int:
         namespaces=list(settings.watch_namespaces),
         standalone=not settings.peering,
         peering_name=settings.peering or None,
+        # With peering, the highest priority replica is the active one; random priorities
+        # keep replicas from tying (kopf pauses all operators of equal priority).
+        priority=random.randint(1, 10_000) if settings.peering else None,  # noqa: S311
         liveness_endpoint=(
             f"http://0.0.0.0:{settings.health_port}/healthz" if settings.health_port else None
         ),
