@@ -63,8 +63,8 @@ def example_documents(simulate: bool) -> list[dict[str, Any]]:
                 continue
             if simulate and doc.get("kind") == "AssistantSchedule":
                 runner = doc["spec"].setdefault("runner", {})
-                runner.setdefault("podAnnotations", {})["sim.aischeduler.io/message"] = (
-                    json.dumps(SIMULATED_RESULT)
+                runner.setdefault("podAnnotations", {})["sim.aischeduler.io/message"] = json.dumps(
+                    SIMULATED_RESULT
                 )
             doc.setdefault("metadata", {})["namespace"] = NAMESPACE
             docs.append(doc)
@@ -88,9 +88,14 @@ def run_demo(kubectl: Kubectl, kubeconfig: Path, simulate: bool, workdir: Path) 
     say("installing the AssistantSchedule CRD")
     kubectl("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
     kubectl("wait", "--for=condition=Established", "crd/assistantschedules.aischeduler.io")
-    kubectl("apply", "-f", "-", stdin=yaml.safe_dump(
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}
-    ))
+    kubectl(
+        "apply",
+        "-f",
+        "-",
+        stdin=yaml.safe_dump(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}
+        ),
+    )
 
     say("starting the operator (logs: %s)" % (workdir / "operator.log"))
     env = {
@@ -103,7 +108,9 @@ def run_demo(kubectl: Kubectl, kubeconfig: Path, simulate: bool, workdir: Path) 
     with (workdir / "operator.log").open("wb") as log:
         operator = subprocess.Popen(
             [str(ROOT / ".venv" / "bin" / "aischeduler-operator")],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     try:
         say(f"applying examples/ into namespace {NAMESPACE}")
@@ -111,12 +118,20 @@ def run_demo(kubectl: Kubectl, kubeconfig: Path, simulate: bool, workdir: Path) 
         kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(docs))
         schedules = [d["metadata"]["name"] for d in docs if d["kind"] == "AssistantSchedule"]
         for name in schedules:
-            kubectl("wait", "--for=condition=Ready", "--timeout=60s", "-n", NAMESPACE,
-                    f"asched/{name}")
+            kubectl(
+                "wait", "--for=condition=Ready", "--timeout=60s", "-n", NAMESPACE, f"asched/{name}"
+            )
         target = "daily-standup-summary" if "daily-standup-summary" in schedules else schedules[0]
         say(f"run now: kubectl annotate asched {target} aischeduler.io/run-now=<timestamp>")
-        kubectl("annotate", "asched", target, "-n", NAMESPACE, "--overwrite",
-                f"aischeduler.io/run-now={int(time.time())}")
+        kubectl(
+            "annotate",
+            "asched",
+            target,
+            "-n",
+            NAMESPACE,
+            "--overwrite",
+            f"aischeduler.io/run-now={int(time.time())}",
+        )
         entry = wait_for_history(kubectl, target)
         print()
         say(f"kubectl get asched -n {NAMESPACE}")
@@ -125,11 +140,22 @@ def run_demo(kubectl: Kubectl, kubeconfig: Path, simulate: bool, workdir: Path) 
         print(json.dumps(entry, indent=2))
         print()
         say("events")
-        print(kubectl("get", "events", "-n", NAMESPACE, "--field-selector",
-                      f"involvedObject.name={target}", "--sort-by=.lastTimestamp"))
+        print(
+            kubectl(
+                "get",
+                "events",
+                "-n",
+                NAMESPACE,
+                "--field-selector",
+                f"involvedObject.name={target}",
+                "--sort-by=.lastTimestamp",
+            )
+        )
         if simulate:
-            say("runner pods were simulated by kwok on the embedded control plane; "
-                "run `make demo-real` with KUBECONFIG pointing at a real cluster for real calls")
+            say(
+                "runner pods were simulated by kwok on the embedded control plane; "
+                "run `make demo-real` with KUBECONFIG pointing at a real cluster for real calls"
+            )
     finally:
         operator.terminate()
         operator.wait(timeout=30)
@@ -147,12 +173,18 @@ def main() -> int:
             return 0
         if args.bin is None:
             parser.error("--bin is required for the local control plane")
-        say("starting the embedded control plane (etcd, kube-apiserver, controller-manager, "
-            "scheduler, kwok)")
+        say(
+            "starting the embedded control plane (etcd, kube-apiserver, controller-manager, "
+            "scheduler, kwok)"
+        )
         cluster = LocalCluster(args.bin, workdir / "cluster").start()
         try:
-            run_demo(Kubectl(str(args.bin / "kubectl"), cluster.kubeconfig), cluster.kubeconfig,
-                     True, workdir)
+            run_demo(
+                Kubectl(str(args.bin / "kubectl"), cluster.kubeconfig),
+                cluster.kubeconfig,
+                True,
+                workdir,
+            )
         finally:
             say("stopping the control plane")
             cluster.stop()

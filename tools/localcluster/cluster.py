@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import ssl
@@ -122,6 +123,10 @@ class LocalCluster:
             if not (self.bin_dir / binary).is_file():
                 raise ClusterError(f"{binary} not found in {self.bin_dir}: run tools/build.sh")
         self.workdir.mkdir(parents=True, exist_ok=True)
+        # A fresh cluster every time: drop data and logs a previous run left behind.
+        shutil.rmtree(self.workdir / "etcd", ignore_errors=True)
+        for log in self.workdir.glob("*.log"):
+            log.unlink()
         self._pki = make_pki(self.workdir / "pki")
         deadline = time.monotonic() + timeout
         try:

@@ -269,9 +269,7 @@ class _Planner:
             self.watermark = rfc3339(self.now)
             return
         start = (
-            parse_time(self.watermark)
-            or parse_time(self.meta.get("creationTimestamp"))
-            or self.now
+            parse_time(self.watermark) or parse_time(self.meta.get("creationTimestamp")) or self.now
         )
         self.watermark = rfc3339(start)
         deadline = timedelta(seconds=r.spec.starting_deadline_seconds)
