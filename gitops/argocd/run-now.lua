@@ -1,0 +1,7 @@
+-- Argo CD resource action "run-now": starts one run immediately by setting the
+-- aischeduler.io/run-now annotation to the current time (a new value triggers once).
+if obj.metadata.annotations == nil then
+  obj.metadata.annotations = {}
+end
+obj.metadata.annotations["aischeduler.io/run-now"] = os.date("!%Y-%m-%dT%H:%M:%SZ")
+return obj
