@@ -34,8 +34,9 @@ fmt: $(STAMP)  ## format and autofix
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-crds: $(STAMP)  ## regenerate crds/ and the chart's CRD from the pydantic models
+crds: $(STAMP)  ## regenerate crds/, the chart's CRD and deploy/install.yaml from the pydantic models
 	$(PY) -m aischeduler_operator.crd --write
+	$(MAKE) manifests
 
 unit: $(STAMP)  ## fast tests with no cluster
 	$(PY) -m pytest -m "not e2e" -q
@@ -58,6 +59,7 @@ run: $(STAMP)  ## run the operator in the foreground against $$KUBECONFIG
 	$(VENV)/bin/aischeduler-operator
 
 .PHONY: help venv tools lint fmt crds unit e2e test cluster-up cluster-down run demo demo-real bench
+.PHONY: manifests chart-lint images e2e-kind
 
 # ---------------------------------------------------------------- install/operate layer
 IMAGE_REGISTRY ?= ghcr.io/aischeduler
@@ -83,8 +85,6 @@ e2e-kind: $(STAMP) images  ## e2e tests on a kind cluster with freshly built ima
 	mkdir -p $(CLUSTER_DIR)
 	$(KIND) get kubeconfig --name $(KIND_CLUSTER) > $(CLUSTER_DIR)/kind-kubeconfig
 	AISCHED_TEST_KUBECONFIG=$(CLUSTER_DIR)/kind-kubeconfig $(PY) -m pytest -m e2e -q
-
-.PHONY: manifests chart-lint images e2e-kind
 
 demo: $(STAMP)  ## the main job end to end on the embedded control plane (kwok simulates pods)
 	@PYTHONPATH=tools $(PY) tools/demo.py --bin "$$(bash tools/build.sh)"
