@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from aischeduler_operator import names
+
 
 def contains(actual: Any, desired: Any) -> bool:
     if isinstance(desired, dict):
@@ -40,3 +42,19 @@ def cronjob_patch(existing: dict[str, Any], desired: dict[str, Any]) -> dict[str
     ):
         return None
     return {"metadata": wanted_meta, "spec": desired["spec"]}
+
+
+def foreign_owner(existing: dict[str, Any], cr_meta: dict[str, Any]) -> str | None:
+    """Why an object that has the name we derive is not ours to change, or None if it is
+    ours (owned by this schedule, or labelled as its own with the owner reference lost)."""
+    meta = existing.get("metadata") or {}
+    owners = meta.get("ownerReferences") or []
+    if any(o.get("uid") == cr_meta["uid"] for o in owners):
+        return None
+    controller = next((o for o in owners if o.get("controller")), None)
+    if controller is not None:
+        return f"it is controlled by {controller.get('kind')} {controller.get('name')}"
+    labels = meta.get("labels") or {}
+    if names.owned_labels(cr_meta["name"]).items() <= labels.items():
+        return None
+    return "it was not created by the operator"

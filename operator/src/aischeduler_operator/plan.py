@@ -284,10 +284,18 @@ class _Planner:
                 self.new_entries.append(_missed(job, "Scheduled", t, self._why_missed(r, t)))
         if due:
             self.watermark = rfc3339(due[-1])
-        upcoming = next_times(r.cron, r.time_zone, self.now - deadline - MISSED_SLACK, 1)
-        if upcoming and upcoming[0] <= self.now and upcoming[0] not in seen:
-            # A time has passed with no run yet: look again once its deadline is over.
-            self.plan.wake_at = upcoming[0] + deadline + MISSED_SLACK
+        # A run that never starts (CronJob controller down, deadline passed, skipped under
+        # Forbid) makes no event of its own: look again once the first time not accounted
+        # for yet is past its deadline (to record it Missed), and shortly after the next
+        # time (so nextRunTime does not stay in the past), whatever else happens meanwhile.
+        pending = next_times(r.cron, r.time_zone, horizon, 1)
+        for _ in range(MAX_MISSED_SCAN):
+            if not pending or pending[0] not in seen:
+                break
+            pending = next_times(r.cron, r.time_zone, pending[0], 1)
+        wake = [t + deadline + MISSED_SLACK for t in pending]
+        wake += [t + MISSED_SLACK for t in next_times(r.cron, r.time_zone, self.now, 1)]
+        self.plan.wake_at = min(wake, default=None)
 
     def _why_missed(self, r: Resolved, t: datetime) -> str:
         deadline = r.spec.starting_deadline_seconds

@@ -23,6 +23,10 @@ Key = tuple[str, str]
 MAX_RETRY_SECONDS = 300.0
 
 
+class NameConflictError(Exception):
+    """An object of the name we need exists and belongs to someone else."""
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -55,6 +59,8 @@ class Reconciler:
                 self._failures.pop(key, None)
             except ApiException as e:
                 self._failed(key, f"API error {e.status}: {e.reason}")
+            except NameConflictError as e:
+                self._failed(key, str(e))
             except Exception as e:  # never let one schedule take the operator down
                 log.exception("reconcile of %s/%s failed", namespace, name)
                 self._failed(key, f"{type(e).__name__}: {e}")
@@ -85,15 +91,24 @@ class Reconciler:
     def _apply_objects(self, cr: dict[str, Any], plan: Plan, jobs: list[dict[str, Any]]) -> None:
         meta = cr["metadata"]
         namespace, cronjob_name = meta["namespace"], names.cronjob_name(meta["name"])
+        existing = (
+            None if plan.cronjob == "keep" else self.kube.get_cronjob(namespace, cronjob_name)
+        )
+        # A user's own CronJob that happens to have our name is never changed or deleted.
+        foreign = drift.foreign_owner(existing, meta) if existing is not None else None
         if plan.cronjob == "apply" and plan.cronjob_manifest is not None:
-            existing = self.kube.get_cronjob(namespace, cronjob_name)
             if existing is None:
                 self.kube.create_cronjob(plan.cronjob_manifest)
+            elif foreign is not None:
+                raise NameConflictError(
+                    f"CronJob {cronjob_name} exists and is not managed by this schedule "
+                    f"({foreign}); delete or rename it, or rename the schedule"
+                )
             else:
                 patch = drift.cronjob_patch(existing, plan.cronjob_manifest)
                 if patch is not None:
                     self.kube.patch_cronjob(namespace, cronjob_name, patch)
-        elif plan.cronjob == "delete" and self.kube.get_cronjob(namespace, cronjob_name):
+        elif plan.cronjob == "delete" and existing is not None and foreign is None:
             self.kube.delete_cronjob(namespace, cronjob_name)
         for manifest in plan.create_jobs:
             self.kube.create_job(manifest)

@@ -1,0 +1,203 @@
+"""The operator converges from whatever it finds: after a restart in the middle of a run
+(counted exactly once), when the schedule is deleted (also while the operator is down: no
+Job is left stuck on its finalizer), and when someone deletes or edits its CronJob."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from kubernetes import client
+from schedules import RECORDED_LABEL, RUN_FINALIZER, Schedules, body, runner_result, sim
+
+from conftest import Cluster, OperatorProcess
+from waiting import wait_for
+
+
+@pytest.fixture
+def s(
+    api: client.ApiClient, cluster: Cluster, namespace: str, operator: OperatorProcess
+) -> Schedules:
+    return Schedules(api, cluster.kubectl, namespace)
+
+
+@pytest.fixture
+def restartable(operator: OperatorProcess) -> Iterator[OperatorProcess]:
+    """The session's operator, running again after the test whatever happened."""
+    yield operator
+    if operator.process is None or operator.process.poll() is not None:
+        operator.start()
+
+
+def job_finished(job: dict[str, Any] | None) -> bool:
+    conditions = (job or {}).get("status", {}).get("conditions") or []
+    return any(c["type"] in ("Complete", "Failed") and c["status"] == "True" for c in conditions)
+
+
+@pytest.mark.simulated
+def test_run_finishing_while_operator_is_down_is_counted_once(
+    s: Schedules, restartable: OperatorProcess
+) -> None:
+    s.create(body("survivor", pod=sim(duration=15, message=runner_result(output="made it"))))
+    s.wait_ready("survivor")
+    s.run_now("survivor", "once")
+    status = s.wait(
+        "survivor",
+        lambda cr: bool(cr.get("status", {}).get("active")),
+        "the run to be listed as active",
+    )
+    (active,) = status["active"]
+    job_name = active["job"]
+
+    restartable.stop()
+    job = wait_for(
+        lambda: s.job(job_name),
+        job_finished,
+        timeout=60,
+        what="the Job to finish while the operator is down",
+    )
+    assert job is not None
+    assert RUN_FINALIZER in job["metadata"]["finalizers"], "the finalizer keeps it for the record"
+    assert s.status("survivor")["runs"]["total"] == 0
+
+    restartable.start()
+    status = s.wait_runs("survivor", 1, timeout=60)
+    (entry,) = status["history"]
+    assert (entry["job"], entry["result"], entry["output"]) == (job_name, "Succeeded", "made it")
+    assert not status.get("active")
+    released = wait_for(
+        lambda: s.job(job_name),
+        lambda j: j is not None and j["metadata"]["labels"].get(RECORDED_LABEL) == "true",
+        what="the Job to be released and marked recorded",
+    )
+    assert RUN_FINALIZER not in (released or {})["metadata"].get("finalizers", [])
+
+    # Again: a restart re-reads everything (the run-now value included) and adds nothing.
+    restartable.restart()
+    status = s.sync("survivor")
+    assert len(status["history"]) == 1
+    assert status["runs"]["total"] == 1
+    assert status["runs"]["succeeded"] == 1
+    assert [j["metadata"]["name"] for j in s.jobs("survivor")] == [job_name]
+
+    # And with the Job gone, a restart does not take the run-now value for a new one.
+    s.batch.delete_namespaced_job(job_name, s.namespace)
+    s.wait_job_gone(job_name)
+    restartable.restart()
+    status = s.sync("survivor")
+    assert s.jobs("survivor") == []
+    assert status["runs"]["total"] == 1
+
+
+@pytest.mark.simulated
+def test_deleting_a_running_job_records_the_run_as_stopped(s: Schedules) -> None:
+    s.create(body("interrupted", pod=sim(duration=300)))
+    s.wait_ready("interrupted")
+    s.run_now("interrupted", "1")
+    status = s.wait(
+        "interrupted",
+        lambda cr: bool(cr.get("status", {}).get("active")),
+        "the run to be listed as active",
+    )
+    job_name = status["active"][0]["job"]
+
+    s.batch.delete_namespaced_job(job_name, s.namespace, propagation_policy="Background")
+    status = s.wait_runs("interrupted", 1)
+    (entry,) = status["history"]
+    assert entry["result"] == "Failed"
+    assert "the Job was deleted" in entry["message"]
+    assert not status.get("active")
+    s.wait_job_gone(job_name)
+
+
+@pytest.mark.simulated
+def test_deleting_the_schedule_removes_cronjob_and_jobs(s: Schedules) -> None:
+    # A run still going (its Job carries the operator's finalizer) must not hold up deletion.
+    s.create(body("doomed", pod=sim(duration=120)))
+    s.wait_ready("doomed")
+    s.run_now("doomed", "go")
+    job = wait_for(
+        lambda: s.jobs("doomed"),
+        lambda jobs: len(jobs) == 1 and bool(jobs[0].get("status", {}).get("active")),
+        what="the manual run to be active",
+    )[0]
+    assert RUN_FINALIZER in job["metadata"]["finalizers"]
+    assert s.cronjob("doomed") is not None
+
+    s.delete("doomed")
+    wait_for(
+        lambda: (s.cronjobs(), s.jobs()),
+        lambda seen: seen == ([], []),
+        what="the CronJob and Jobs to be garbage-collected",
+    )
+
+
+@pytest.mark.simulated
+def test_schedule_deleted_while_operator_is_down_releases_its_jobs(
+    s: Schedules, restartable: OperatorProcess
+) -> None:
+    s.create(body("orphaned", pod=sim(duration=300)))
+    s.wait_ready("orphaned")
+    s.run_now("orphaned", "1")
+    wait_for(
+        lambda: s.jobs("orphaned"),
+        lambda jobs: len(jobs) == 1 and RUN_FINALIZER in jobs[0]["metadata"]["finalizers"],
+        what="the run's Job with the operator's finalizer",
+    )
+
+    restartable.stop()
+    s.delete("orphaned")
+    held = wait_for(
+        s.jobs,
+        lambda jobs: len(jobs) == 1 and bool(jobs[0]["metadata"].get("deletionTimestamp")),
+        what="the garbage collector to delete the Job (held by the finalizer)",
+    )
+    assert held[0]["metadata"]["finalizers"] == [RUN_FINALIZER]
+
+    restartable.start()
+    wait_for(
+        lambda: (s.jobs(), s.cronjobs()),
+        lambda seen: seen == ([], []),
+        what="the returning operator to release the Job",
+    )
+
+
+def test_cronjob_drift_is_reverted(s: Schedules, cluster: Cluster) -> None:
+    s.create(body("steady", schedule="30 4 * * *"))
+    s.wait_ready("steady")
+    original = s.cronjob("steady")
+    assert original is not None
+
+    s.batch.delete_namespaced_cron_job("steady", s.namespace)
+    recreated = wait_for(
+        lambda: s.cronjob("steady"),
+        lambda cj: cj is not None and cj["metadata"]["uid"] != original["metadata"]["uid"],
+        what="the deleted CronJob to be recreated",
+    )
+    assert recreated is not None
+    assert recreated["spec"]["schedule"] == "30 4 * * *"
+    assert recreated["metadata"]["ownerReferences"][0]["controller"] is True
+
+    cluster.kubectl(
+        "patch",
+        "cronjob",
+        "steady",
+        "-n",
+        s.namespace,
+        "--type=merge",
+        "-p",
+        '{"spec": {"schedule": "* * * * *", "suspend": true}}',
+    )
+    reverted = wait_for(
+        lambda: s.cronjob("steady"),
+        lambda cj: (
+            cj is not None
+            and cj["spec"]["schedule"] == "30 4 * * *"
+            and cj["spec"]["suspend"] is False
+        ),
+        what="the hand-edited CronJob to be reverted",
+    )
+    assert reverted is not None
+    assert reverted["metadata"]["uid"] == recreated["metadata"]["uid"]
+    assert s.status("steady")["phase"] == "Active"
