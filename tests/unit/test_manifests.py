@@ -138,6 +138,7 @@ def test_manual_job_has_finalizer_trigger_and_scheduled_time() -> None:
         input_text="override",
     )
     assert job["metadata"]["finalizers"] == [names.RUN_FINALIZER]
+    assert job["spec"]["ttlSecondsAfterFinished"] == 86400
     assert job["metadata"]["labels"][names.TRIGGER_LABEL] == "Manual"
     assert job["metadata"]["annotations"][names.SCHEDULED_TIME_ANNOTATION] == "2026-03-10T12:00:05Z"
     env = job["spec"]["template"]["spec"]["containers"][0]["env"]

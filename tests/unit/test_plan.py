@@ -452,3 +452,22 @@ def test_time_passed_without_a_run_wakes_after_its_deadline() -> None:
     status = {"observedGeneration": 1, "scheduleWatermark": rfc3339(now - timedelta(minutes=2))}
     plan = run(schedule(status=status), now=now)
     assert plan.wake_at == now.replace(minute=0) + timedelta(seconds=315)
+
+
+def test_times_before_a_later_scheduled_run_are_missed_at_once() -> None:
+    # Every minute; the CronJob controller was down and, on return, started only 12:00.
+    status = {"observedGeneration": 1, "scheduleWatermark": "2026-03-10T11:57:00Z"}
+    cr = schedule({"schedule": "* * * * *"}, status=status)
+    latest = [job("daily-720", scheduled=NOW.replace(second=0), finalizer=True)]
+    plan = run(cr, latest)
+    missed = [h["scheduledTime"] for h in plan.status["history"]]
+    assert missed == ["2026-03-10T11:59:00Z", "2026-03-10T11:58:00Z"]
+    assert plan.status["scheduleWatermark"] == "2026-03-10T12:00:00Z"
+    # Later, with that Job gone and pushed out of history, nothing is re-examined.
+    cr["status"] = {**plan.status, "history": []}
+    assert run(cr, [], now=NOW + timedelta(seconds=20)).status["history"] == []
+
+
+def test_huge_starting_deadline_does_not_overflow() -> None:
+    plan = run(schedule({"startingDeadlineSeconds": 10**12}))
+    assert plan.status["phase"] == "Active"

@@ -198,5 +198,7 @@ def job(
             "ownerReferences": [owner_reference(cr_meta)],
             "finalizers": [names.RUN_FINALIZER],
         },
-        "spec": job_spec(r, cr_meta, trigger, input_text),
+        # The CronJob's history limits clean up scheduled runs; these go a day after they
+        # finish (the finalizer keeps each one until its run is recorded).
+        "spec": {**job_spec(r, cr_meta, trigger, input_text), "ttlSecondsAfterFinished": 86400},
     }

@@ -31,6 +31,8 @@ from aischeduler_operator.times import parse_time, rfc3339
 MISSED_SLACK = timedelta(seconds=15)
 # Scheduled times examined per reconcile (a schedule unwatched for years stays bounded).
 MAX_MISSED_SCAN = 1000
+# startingDeadlineSeconds has no upper bound in the API; beyond this it changes nothing.
+MAX_DEADLINE = timedelta(days=3650)
 NEXT_RUN_TIMES = 5
 
 
@@ -238,7 +240,7 @@ class _Planner:
             return True
         if r.spec.suspend:
             return False
-        deadline = r.run_at + timedelta(seconds=r.spec.starting_deadline_seconds)
+        deadline = r.run_at + min(timedelta(seconds=r.spec.starting_deadline_seconds), MAX_DEADLINE)
         if self.now < r.run_at:
             self.plan.wake_at = r.run_at
             return False
@@ -272,8 +274,13 @@ class _Planner:
             parse_time(self.watermark) or parse_time(self.meta.get("creationTimestamp")) or self.now
         )
         self.watermark = rfc3339(start)
-        deadline = timedelta(seconds=r.spec.starting_deadline_seconds)
-        horizon = self.now - deadline - MISSED_SLACK
+        deadline = min(timedelta(seconds=r.spec.starting_deadline_seconds), MAX_DEADLINE)
+        # Once the CronJob controller has started a later time it never starts an earlier
+        # one: times before the newest scheduled run are settled, deadline or not.
+        started = [
+            v.scheduled_time for v in self.views if v.trigger == "Scheduled" and v.scheduled_time
+        ]
+        horizon = max([self.now - deadline - MISSED_SLACK, *started])
         seen = {v.scheduled_time for v in self.views} | {
             parse_time(h.scheduled_time) for h in self.old.history
         }

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from kubernetes.client.exceptions import ApiException
 
 from aischeduler_operator import drift, metrics, names
+from aischeduler_operator.alarms import Alarms
 from aischeduler_operator.kube import Kube
 from aischeduler_operator.plan import Plan, decide, load_status
 from aischeduler_operator.settings import Settings
@@ -43,7 +44,7 @@ class Reconciler:
         self.clock = clock
         self._locks: dict[Key, threading.Lock] = {}
         self._locks_guard = threading.Lock()
-        self._timers: dict[Key, threading.Timer] = {}
+        self._alarms = Alarms(self._wake)
         self._failures: dict[Key, int] = {}
 
     def _lock(self, key: Key) -> threading.Lock:
@@ -71,7 +72,7 @@ class Reconciler:
         jobs, pods = self.kube.owned(namespace, name)
         if cr is None or cr["metadata"].get("deletionTimestamp"):
             self._release_orphans(namespace, jobs)
-            self._cancel_timer(key)
+            self._alarms.cancel(key)
             metrics.set_phase(key, None)
             return
         now = self.clock()
@@ -149,30 +150,21 @@ class Reconciler:
                 self.kube.patch_status(*key, reconcile_error_status(cr, message, self.clock()))
         except Exception:
             log.exception("could not report the reconcile error on %s/%s", *key)
-        self._start_timer(key, delay)
+        self._alarms.set(key, delay)
 
     # ------------------------------------------------------------------ timers
+    def _wake(self, key: Hashable) -> None:
+        namespace, name = cast(Key, key)
+        self.reconcile(namespace, name)
+
     def _schedule_wake(self, key: Key, wake_at: datetime | None, now: datetime) -> None:
         if wake_at is None:
-            self._cancel_timer(key)
+            self._alarms.cancel(key)
         else:
-            self._start_timer(key, max(0.0, (wake_at - now).total_seconds()) + 0.05)
-
-    def _start_timer(self, key: Key, delay: float) -> None:
-        self._cancel_timer(key)
-        timer = threading.Timer(delay, self.reconcile, args=key)
-        timer.daemon = True
-        self._timers[key] = timer
-        timer.start()
-
-    def _cancel_timer(self, key: Key) -> None:
-        timer = self._timers.pop(key, None)
-        if timer is not None:
-            timer.cancel()
+            self._alarms.set(key, (wake_at - now).total_seconds() + 0.05)
 
     def stop(self) -> None:
-        for key in list(self._timers):
-            self._cancel_timer(key)
+        self._alarms.stop()
 
 
 def _finalizers(jobs: list[dict[str, Any]], name: str) -> list[str] | None:
