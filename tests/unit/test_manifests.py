@@ -11,6 +11,7 @@ from objects import schedule
 from aischeduler_operator import manifests, names
 from aischeduler_operator.resolve import Resolved, resolve
 from aischeduler_operator.settings import Settings
+from aischeduler_runner.settings import CREDENTIAL_VARIABLES
 
 SETTINGS = Settings(
     platform_url="https://codemie.example.com/api",
@@ -99,7 +100,7 @@ def test_runner_env_follows_the_contract_and_credentials_come_only_from_the_secr
     assert values["AISCHED_SCHEDULE"] == "team-a/daily"
     assert values["AISCHED_CREDENTIALS_SECRET"] == "creds"
     assert int(values["AISCHED_TIMEOUT_SECONDS"]) < 3600  # leaves the Job deadline a margin
-    for key, variable in manifests.CREDENTIAL_KEYS.items():
+    for key, variable in CREDENTIAL_VARIABLES.items():
         ref = env[variable]["valueFrom"]["secretKeyRef"]
         assert ref == {"name": "creds", "key": key, "optional": True}
         assert "value" not in env[variable]

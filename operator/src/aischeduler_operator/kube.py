@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -19,6 +21,16 @@ COMPONENT = "aischeduler-operator"
 INSTANCE = socket.gethostname()
 MERGE = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
+
+
+@contextmanager
+def _gone_is_fine() -> Iterator[None]:
+    """Deleting or patching what is already gone is success (level-based: it converged)."""
+    try:
+        yield
+    except ApiException as e:
+        if e.status != 404:
+            raise
 
 
 def _body(manifest: dict[str, Any]) -> Any:
@@ -88,11 +100,8 @@ class Kube:
 
     def delete_cronjob(self, namespace: str, name: str) -> None:
         metrics.API_WRITES.labels("delete", "cronjobs").inc()
-        try:
+        with _gone_is_fine():
             self.batch.delete_namespaced_cron_job(name, namespace, propagation_policy="Background")
-        except ApiException as e:
-            if e.status != 404:
-                raise
 
     def create_job(self, manifest: dict[str, Any]) -> bool:
         """Creates a Job; False when one of that name exists already."""
@@ -107,19 +116,13 @@ class Kube:
 
     def patch_job(self, namespace: str, name: str, operations: list[dict[str, Any]]) -> None:
         metrics.API_WRITES.labels("patch", "jobs").inc()
-        try:
+        with _gone_is_fine():
             self.batch.patch_namespaced_job(name, namespace, operations, _content_type=JSON_PATCH)
-        except ApiException as e:
-            if e.status != 404:
-                raise
 
     def delete_job(self, namespace: str, name: str) -> None:
         metrics.API_WRITES.labels("delete", "jobs").inc()
-        try:
+        with _gone_is_fine():
             self.batch.delete_namespaced_job(name, namespace, propagation_policy="Background")
-        except ApiException as e:
-            if e.status != 404:
-                raise
 
     def post_event(self, schedule: dict[str, Any], kind: str, reason: str, message: str) -> None:
         meta = schedule["metadata"]

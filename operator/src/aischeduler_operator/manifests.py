@@ -15,19 +15,8 @@ from aischeduler_operator.models import GROUP, KIND, VERSION, Trigger
 from aischeduler_operator.resolve import Resolved
 from aischeduler_operator.settings import Settings
 from aischeduler_operator.times import rfc3339
+from aischeduler_runner.settings import CREDENTIAL_VARIABLES
 
-# Secret key -> runner environment variable (spec §4.3).
-CREDENTIAL_KEYS = {
-    "token": "AISCHED_TOKEN",
-    "auth-server-url": "AISCHED_AUTH_SERVER_URL",
-    "realm": "AISCHED_AUTH_REALM",
-    "client-id": "AISCHED_CLIENT_ID",
-    "client-secret": "AISCHED_CLIENT_SECRET",
-    "username": "AISCHED_USERNAME",
-    "password": "AISCHED_PASSWORD",
-    "api-key": "AISCHED_API_KEY",
-    "signing-secret": "AISCHED_SIGNING_SECRET",
-}
 CONFIG_ERROR_EXIT_CODE = 2
 RUNNER_UID = 65532
 
@@ -76,7 +65,7 @@ def runner_env(r: Resolved, namespace: str, name: str, input_text: str) -> list[
                     "secretKeyRef": {"name": r.credentials_secret, "key": key, "optional": True}
                 },
             }
-            for key, variable in CREDENTIAL_KEYS.items()
+            for key, variable in CREDENTIAL_VARIABLES.items()
         )
     return env
 
