@@ -21,5 +21,8 @@ metadata:
     pod-security.kubernetes.io/enforce: restricted
     pod-security.kubernetes.io/enforce-version: latest
 HEADER
-"$helm" template aischeduler "$root/charts/aischeduler" \
-  --namespace "$namespace" --include-crds
+echo "---"
+# Only the AssistantSchedule CRD: kopf's peering CRDs (also in the chart's crds/) are for
+# more than one replica, which these single-replica manifests do not run.
+cat "$root/charts/aischeduler/crds/aischeduler.io_assistantschedules.yaml"
+"$helm" template aischeduler "$root/charts/aischeduler" --namespace "$namespace" --skip-crds

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from kubernetes import client, config
+from schedules import Schedules  # tests/e2e/schedules.py
 
 from localcluster import LocalCluster
 from localcluster.cluster import free_port
@@ -195,3 +196,11 @@ def operator(
         yield proc
     finally:
         proc.stop()
+
+
+@pytest.fixture
+def s(
+    api: client.ApiClient, cluster: Cluster, namespace: str, operator: OperatorProcess
+) -> Schedules:
+    """AssistantSchedules in this test's namespace, with the operator running."""
+    return Schedules(api, cluster.kubectl, namespace)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from kubernetes import client
@@ -268,3 +269,8 @@ class Schedules:
             timeout=timeout,
             what=f"Job {name} to be deleted",
         )
+
+
+def parse(when: str) -> datetime:
+    """An API timestamp ("...Z") as an aware datetime."""
+    return datetime.fromisoformat(when.replace("Z", "+00:00"))

@@ -243,6 +243,9 @@ def test_rendered_chart_passes_server_side_dry_run(cluster: Any, namespace: str)
     kinds = sorted(line.split("/")[0] for line in applied)
     assert kinds == sorted(
         [
+            # AssistantSchedule, and kopf's two peering CRDs from the chart's crds/
+            "customresourcedefinition.apiextensions.k8s.io",
+            "customresourcedefinition.apiextensions.k8s.io",
             "customresourcedefinition.apiextensions.k8s.io",
             "serviceaccount",
             "clusterrole.rbac.authorization.k8s.io",
@@ -462,10 +465,6 @@ def test_watch_namespaces_install_grants_only_those_namespaces(
 def test_replicas_install_kopf_peering(cluster: Any, api: client.ApiClient) -> None:
     rel = Release(unique("asched-ha"), unique("asched-ha-system"))
     create_namespace(api, rel.namespace, RESTRICTED)
-    ext = client.ApiextensionsV1Api(api)
-    existing = {c.metadata.name for c in ext.list_custom_resource_definition().items}
-    # On a cluster where another kopf operator installed them, use those.
-    install_crds = not {"clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev"} & existing
     peering = unique("peers")
     custom = client.CustomObjectsApi(api)
     try:
@@ -475,7 +474,6 @@ def test_replicas_install_kopf_peering(cluster: Any, api: client.ApiClient) -> N
             rel,
             "replicaCount=2",
             f"peering.name={peering}",
-            f"peering.installCRDs={str(install_crds).lower()}",
             "rbac.userRoles.create=false",
         )
         # kopf only writes keep-alives into an existing peering object: the chart made it.
@@ -503,8 +501,13 @@ def test_replicas_install_kopf_peering(cluster: Any, api: client.ApiClient) -> N
         env = {e.name: e.value for e in pods[0].spec.containers[0].env if e.value}
         assert env["AISCHED_PEERING"] == peering
         uninstall(cluster, api, rel)
-        if not install_crds:  # the chart's CRDs would have taken the object with them
-            custom.delete_cluster_custom_object("kopf.dev", "v1", "clusterkopfpeerings", peering)
+        gone = [
+            o["metadata"]["name"]
+            for o in custom.list_cluster_custom_object("kopf.dev", "v1", "clusterkopfpeerings")[
+                "items"
+            ]
+        ]
+        assert peering not in gone
     finally:
         if rel.name in helm(cluster, "list", "-q", "--namespace", rel.namespace).split():
             helm(cluster, "uninstall", rel.name, "--namespace", rel.namespace)

@@ -10,15 +10,6 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from schedules import Schedules, body, condition, env_of
 
-from conftest import Cluster, OperatorProcess
-
-
-@pytest.fixture
-def s(
-    api: client.ApiClient, cluster: Cluster, namespace: str, operator: OperatorProcess
-) -> Schedules:
-    return Schedules(api, cluster.kubectl, namespace)
-
 
 def test_invalid_specs_are_reported_and_create_nothing(s: Schedules) -> None:
     cases = {

@@ -9,7 +9,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from schedules import (
     MANAGED_BY,
@@ -18,11 +17,12 @@ from schedules import (
     body,
     condition,
     env_of,
+    parse,
     runner_result,
     sim,
 )
 
-from conftest import Cluster, OperatorProcess
+from conftest import Cluster
 
 CREDENTIAL_VARIABLES = {
     "AISCHED_TOKEN",
@@ -35,17 +35,6 @@ CREDENTIAL_VARIABLES = {
     "AISCHED_API_KEY",
     "AISCHED_SIGNING_SECRET",
 }
-
-
-@pytest.fixture
-def s(
-    api: client.ApiClient, cluster: Cluster, namespace: str, operator: OperatorProcess
-) -> Schedules:
-    return Schedules(api, cluster.kubectl, namespace)
-
-
-def parse(when: str) -> datetime:
-    return datetime.fromisoformat(when.replace("Z", "+00:00"))
 
 
 def assert_daily_at(times: list[str], zone: str, hour: int, minute: int) -> None:

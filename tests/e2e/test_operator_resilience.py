@@ -8,18 +8,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from kubernetes import client
 from schedules import RECORDED_LABEL, RUN_FINALIZER, Schedules, body, runner_result, sim
 
 from conftest import Cluster, OperatorProcess
 from waiting import wait_for
-
-
-@pytest.fixture
-def s(
-    api: client.ApiClient, cluster: Cluster, namespace: str, operator: OperatorProcess
-) -> Schedules:
-    return Schedules(api, cluster.kubectl, namespace)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from kubernetes import client
 from schedules import (
     RECORDED_LABEL,
     RUN_FINALIZER,
@@ -17,6 +16,7 @@ from schedules import (
     body,
     condition,
     env_of,
+    parse,
     runner_result,
     sim,
 )
@@ -26,17 +26,6 @@ from waiting import wait_for
 
 # Runner outcomes are played by kwok through the pods' sim.aischeduler.io annotations.
 pytestmark = pytest.mark.simulated
-
-
-@pytest.fixture
-def s(
-    api: client.ApiClient, cluster: Cluster, namespace: str, operator: OperatorProcess
-) -> Schedules:
-    return Schedules(api, cluster.kubectl, namespace)
-
-
-def parse(when: str) -> datetime:
-    return datetime.fromisoformat(when.replace("Z", "+00:00"))
 
 
 def rfc3339(when: datetime) -> str:

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from kubernetes import client
 from prometheus_client.parser import text_string_to_metric_families
 from schedules import Schedules, body
 
@@ -25,13 +24,6 @@ REPORT = Path("/tmp/aisched-writes.txt")  # noqa: S108 - a report for humans, no
 WRITE_VERBS = {"POST", "PATCH", "PUT", "DELETE"}
 RESOURCES = ("assistantschedules", "cronjobs", "jobs", "events")
 BUILTIN_NAMESPACES = {"default", "kube-system", "kube-public", "kube-node-lease"}
-
-
-@pytest.fixture
-def s(
-    api: client.ApiClient, cluster: Cluster, namespace: str, operator: OperatorProcess
-) -> Schedules:
-    return Schedules(api, cluster.kubectl, namespace)
 
 
 def samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
