@@ -12,7 +12,7 @@ export GOTOOLCHAIN := local
 CLUSTER_DIR ?= $(CURDIR)/.cluster
 
 help:  ## list targets
-	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 $(STAMP): requirements-dev.txt runner/pyproject.toml operator/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
