@@ -346,22 +346,8 @@ class _Planner:
             ready = ("True", "Reconciled", f"CronJob {cj} matches the spec")
         else:
             self.plan.cronjob = "delete"
-            accounted = self.one_time(r)
+            phase, next_times_ = self._one_time_phase(r)
             assert r.run_at is not None  # noqa: S101
-            one_time_active = any(
-                v.trigger == "OneTime" and not v.finished for v in self.views
-            ) or any(
-                j["metadata"]["labels"].get(names.TRIGGER_LABEL) == "OneTime"
-                for j in self.plan.create_jobs
-            )
-            if accounted and not one_time_active:
-                phase = "Completed"
-            elif r.spec.suspend and not accounted:
-                phase = "Suspended"
-            else:
-                phase = "Active"
-                if not accounted:
-                    next_times_ = [r.run_at]
             ready = ("True", "Reconciled", f"one-time run at {rfc3339(r.run_at)}")
 
         if not isinstance(r, Invalid) and self.old.observed_generation != self.generation:
@@ -370,6 +356,20 @@ class _Planner:
 
         self._finish_status(r, phase, ready, next_times_)
         return self.plan
+
+    def _one_time_phase(self, r: Resolved) -> tuple[Phase, list[datetime]]:
+        """Phase and upcoming time of a runAt schedule (starting or missing its run)."""
+        assert r.run_at is not None  # noqa: S101
+        accounted = self.one_time(r)
+        running = any(v.trigger == "OneTime" and not v.finished for v in self.views) or any(
+            j["metadata"]["labels"].get(names.TRIGGER_LABEL) == "OneTime"
+            for j in self.plan.create_jobs
+        )
+        if accounted and not running:
+            return "Completed", []
+        if r.spec.suspend and not accounted:
+            return "Suspended", []
+        return "Active", [] if accounted else [r.run_at]
 
     def _finish_status(
         self,
