@@ -11,6 +11,7 @@ from objects import NOW, job, pod, result, schedule
 
 from aischeduler_operator import names
 from aischeduler_operator.plan import Plan, decide
+from aischeduler_operator.reconcile import reconcile_error_status
 from aischeduler_operator.schedule import load_time_zone, next_times, parse_schedule
 from aischeduler_operator.settings import Settings
 from aischeduler_operator.times import rfc3339
@@ -471,3 +472,21 @@ def test_times_before_a_later_scheduled_run_are_missed_at_once() -> None:
 def test_huge_starting_deadline_does_not_overflow() -> None:
     plan = run(schedule({"startingDeadlineSeconds": 10**12}))
     assert plan.status["phase"] == "Active"
+
+
+def test_reconcile_error_status_keeps_transition_time_and_is_not_rewritten() -> None:
+    cr = schedule()
+    patch = reconcile_error_status(cr, "API error 500: boom", NOW)
+    assert patch is not None
+    (ready,) = patch["conditions"]
+    assert (ready["status"], ready["reason"], ready["lastTransitionTime"]) == (
+        "False",
+        "ReconcileError",
+        rfc3339(NOW),
+    )
+    cr["status"] = patch
+    # The same error again: nothing to write; another error keeps the transition time.
+    assert reconcile_error_status(cr, "API error 500: boom", NOW + timedelta(minutes=1)) is None
+    later = reconcile_error_status(cr, "API error 503: busy", NOW + timedelta(minutes=2))
+    assert later is not None
+    assert later["conditions"][0]["lastTransitionTime"] == rfc3339(NOW)

@@ -65,7 +65,7 @@ def load_status(raw: dict[str, Any] | None) -> AssistantScheduleStatus:
         return AssistantScheduleStatus()
 
 
-def _condition(
+def condition(
     old: list[Condition],
     kind: str,
     status: Literal["True", "False"],
@@ -74,6 +74,7 @@ def _condition(
     generation: int,
     now: datetime,
 ) -> Condition:
+    """A condition whose lastTransitionTime moves only when its status changes."""
     previous = next((c for c in old if c.type == kind), None)
     since = (
         previous.last_transition_time
@@ -394,7 +395,7 @@ class _Planner:
         self.plan.recorded = entries
 
         conditions = [
-            _condition(
+            condition(
                 old.conditions, "Ready", ready[0], ready[1], ready[2], self.generation, self.now
             )
         ]
@@ -402,7 +403,7 @@ class _Planner:
         if newest is not None:
             ok = newest.result == "Succeeded"
             conditions.append(
-                _condition(
+                condition(
                     old.conditions,
                     "LastRunSucceeded",
                     "True" if ok else "False",

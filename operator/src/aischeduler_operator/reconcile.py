@@ -15,9 +15,9 @@ from kubernetes.client.exceptions import ApiException
 from aischeduler_operator import drift, metrics, names
 from aischeduler_operator.alarms import Alarms
 from aischeduler_operator.kube import Kube
-from aischeduler_operator.plan import Plan, decide, load_status
+from aischeduler_operator.plan import Plan, condition, decide, load_status
 from aischeduler_operator.settings import Settings
-from aischeduler_operator.times import parse_time, rfc3339
+from aischeduler_operator.times import parse_time
 
 log = logging.getLogger("aischeduler.reconcile")
 Key = tuple[str, str]
@@ -146,8 +146,9 @@ class Reconciler:
         log.warning("reconcile of %s/%s failed (%s); retrying in %.0fs", *key, message, delay)
         try:
             cr = self.kube.get_schedule(*key)
-            if cr is not None:
-                self.kube.patch_status(*key, reconcile_error_status(cr, message, self.clock()))
+            patch = reconcile_error_status(cr, message, self.clock()) if cr else None
+            if patch is not None:
+                self.kube.patch_status(*key, patch)
         except Exception:
             log.exception("could not report the reconcile error on %s/%s", *key)
         self._alarms.set(key, delay)
@@ -201,16 +202,16 @@ def release_operations(jobs: list[dict[str, Any]], name: str) -> list[dict[str, 
     return ops
 
 
-def reconcile_error_status(cr: dict[str, Any], message: str, now: datetime) -> dict[str, Any]:
-    generation = cr["metadata"].get("generation", 1)
+def reconcile_error_status(
+    cr: dict[str, Any], message: str, now: datetime
+) -> dict[str, Any] | None:
+    """Status patch setting Ready=False/ReconcileError, or None when it says that already."""
     status = load_status(cr.get("status"))
-    others = [c.model_dump(by_alias=True) for c in status.conditions if c.type != "Ready"]
-    ready = {
-        "type": "Ready",
-        "status": "False",
-        "reason": "ReconcileError",
-        "message": message,
-        "lastTransitionTime": rfc3339(now),
-        "observedGeneration": generation,
-    }
-    return {"conditions": [ready, *others]}
+    generation = cr["metadata"].get("generation", 1)
+    ready = condition(
+        status.conditions, "Ready", "False", "ReconcileError", message, generation, now
+    )
+    conditions = [ready, *(c for c in status.conditions if c.type != "Ready")]
+    if conditions == status.conditions:
+        return None
+    return {"conditions": [c.model_dump(by_alias=True, exclude_none=True) for c in conditions]}
