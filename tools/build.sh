@@ -1,23 +1,28 @@
 #!/usr/bin/env bash
-# Builds the local control plane binaries (kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl, etcd, kwok, helm) and the cron golden-vector generator from
-# the pinned Go modules under tools/, into a cache directory keyed by those modules'
-# go.mod/go.sum and sources. A second run with the same pins builds nothing.
-# Prints the bin directory as its last line.
+# Builds the pinned test tooling from the Go modules under tools/ (control plane binaries,
+# kwok, helm, the cron golden-vector generator) into a cache outside the checkout, and
+# prints, as its last line, one bin directory holding all of them.
+#
+# Each module is cached on its own, keyed by its go.mod, go.sum, Go sources and the build
+# flags, so a new tool module, or a change to one, rebuilds only that module's binaries,
+# and checkouts with the same pins (worktrees, CI clones) share the builds.
 set -euo pipefail
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
 
 here=$(cd "$(dirname "$0")" && pwd)
-# The control plane binaries depend only on the pins; our own small Go program
-# (cronvectors) is rebuilt on its own when its source changes.
-key=$(cd "$here" && cat build.sh */go.mod */go.sum | sha256sum | cut -c1-16)
-vectors_key=$(cd "$here" && cat kube/go.sum $(find kube -name '*.go' | sort) | sha256sum | cut -c1-16)
-bin="${AISCHED_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/aischeduler/tools}/$key/bin"
+root="${AISCHED_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/aischeduler/tools}"
 
-mkdir -p "$bin"
-# One build at a time per cache (tests and `make` targets may call this concurrently).
-exec 9>"$bin/../build.lock"
-flock 9
+# binary name, module dir under tools/, Go package
+TOOLS=(
+  "kube-apiserver kube k8s.io/kubernetes/cmd/kube-apiserver"
+  "kube-controller-manager kube k8s.io/kubernetes/cmd/kube-controller-manager"
+  "kube-scheduler kube k8s.io/kubernetes/cmd/kube-scheduler"
+  "kubectl kube k8s.io/kubernetes/cmd/kubectl"
+  "etcd kube go.etcd.io/etcd/server/v3"
+  "cronvectors kube ./cronvectors"
+  "kwok kwok sigs.k8s.io/kwok/cmd/kwok"
+  "helm helm helm.sh/helm/v3/cmd/helm"
+)
 
 kube_version=v1.36.3
 ldflags="-s -w"
@@ -26,26 +31,41 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=2026-01-01T00:00:00Z"
 done
 
-build() {  # build <module dir> <output name> <package>
-  echo ">> building $2 ($3)" >&2
-  (cd "$here/$1" && go build -trimpath -ldflags "$ldflags" -o "$bin/$2" "$3") >&2
+module_key() {  # module_key <module dir>: what its binaries depend on
+  (
+    cd "$here/$1"
+    echo "$ldflags $(go env GOVERSION)"
+    cat go.mod go.sum
+    find . -name '*.go' | sort | xargs -r cat
+  ) | sha256sum | cut -c1-16
 }
 
-if [[ "$(cat "$bin/.cronvectors" 2>/dev/null)" != "$vectors_key" ]]; then
-  build kube cronvectors ./cronvectors
-  echo "$vectors_key" > "$bin/.cronvectors"
-fi
-if [[ -f "$bin/.complete" ]]; then
-  echo "$bin"
-  exit 0
-fi
+mkdir -p "$root"
+# One build at a time per cache (tests and `make` targets may call this concurrently).
+exec 9>"$root/build.lock"
+flock 9
 
-build kube kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver
-build kube kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager
-build kube kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler
-build kube kubectl k8s.io/kubernetes/cmd/kubectl
-build kube etcd go.etcd.io/etcd/server/v3
-build kwok kwok sigs.k8s.io/kwok/cmd/kwok
-build helm helm helm.sh/helm/v3/cmd/helm
-touch "$bin/.complete"
+declare -A keys=()
+paths=()
+for entry in "${TOOLS[@]}"; do
+  read -r name module package <<<"$entry"
+  [[ -n "${keys[$module]:-}" ]] || keys[$module]=$(module_key "$module")
+  out="$root/modules/$module-${keys[$module]}/$name"
+  if [[ ! -x "$out" ]]; then
+    echo ">> building $name ($package)" >&2
+    start=$(date +%s)
+    (cd "$here/$module" && go build -trimpath -ldflags "$ldflags" -o "$out.tmp" "$package") >&2
+    mv "$out.tmp" "$out"
+    echo ">> built $name in $(($(date +%s) - start))s" >&2
+  fi
+  paths+=("$out")
+done
+
+# One directory of links to the binaries of this exact set of pins.
+bin="$root/bin-$(printf '%s\n' "${paths[@]}" | sha256sum | cut -c1-16)"
+if [[ ! -d "$bin" ]]; then
+  mkdir -p "$bin.tmp"
+  for path in "${paths[@]}"; do ln -sf "$path" "$bin.tmp/$(basename "$path")"; done
+  mv "$bin.tmp" "$bin"
+fi
 echo "$bin"
