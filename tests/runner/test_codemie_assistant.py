@@ -163,14 +163,23 @@ def test_persistent_server_errors_fail_after_max_attempts(
     assert "HTTP 503" in run.result.message
 
 
-def test_connection_refused_is_retried_then_fails(run_runner: RunRunner, unused_url: str) -> None:
+@pytest.mark.parametrize("kind", ["assistant", "workflow"])
+def test_connection_refused_is_retried_then_fails(
+    run_runner: RunRunner, unused_url: str, kind: str
+) -> None:
     run = run_runner(
-        {"AISCHED_PLATFORM_URL": unused_url, "AISCHED_TOKEN": TOKEN, "AISCHED_MAX_ATTEMPTS": "2"}
+        {
+            "AISCHED_TARGET_KIND": kind,
+            "AISCHED_PLATFORM_URL": unused_url,
+            "AISCHED_TOKEN": TOKEN,
+            "AISCHED_MAX_ATTEMPTS": "2",
+        }
     )
 
     assert run.exit_code == 1, run.describe()
-    assert run.result.attempts == 2
+    assert run.result.attempts == 2  # nothing was sent: a start may be sent again
     assert "connection error" in run.result.message
+    assert "may have started" not in run.result.message
 
 
 @pytest.mark.parametrize("status", [401, 403])
