@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -56,6 +57,8 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     # Hold the answer until the test ends: slower than any deadline.
     block: bool = False
+    # Close the connection without answering, as a crashing proxy does.
+    drop: bool = False
 
     def encoded(self) -> tuple[bytes, str]:
         if isinstance(self.body, bytes):
@@ -64,6 +67,14 @@ class Reply:
             return self.body.encode("utf-8"), "text/plain; charset=utf-8"
         return json.dumps(self.body, ensure_ascii=False).encode("utf-8"), "application/json"
 
+
+# Failures after which a request may have reached the platform and started work.
+MAYBE_STARTED = {
+    "500": Reply(500, {"detail": "Workflow Error"}),
+    "502": Reply(502, "bad gateway"),
+    "504": Reply(504, "gateway timeout"),
+    "connection-dropped": Reply(drop=True),
+}
 
 Handler = Callable[[Request], Reply]
 Guard = Callable[[Request], Reply | None]
@@ -144,6 +155,9 @@ def _handler_class(server: FakeServer) -> type[BaseHTTPRequestHandler]:
             if reply.block:
                 server.blocked.set()
                 server.release.wait(60)
+                return
+            if reply.drop:
+                self.close_connection = True
                 return
             body, content_type = reply.encoded()
             self.send_response(reply.status)
@@ -234,13 +248,65 @@ def bearer_guard(accept: Callable[[str], bool]) -> Guard:
     return guard
 
 
-def codemie_answer(text: str, tokens: int | None = 42) -> Reply:
-    """POST /v1/assistants/{id}/model with stream=false."""
-    return Reply(200, {"generated": text, "timeElapsed": 0.42, "tokensUsed": tokens})
+# The CodeMie double answers as the backend (codemie-ai/codemie, see runner/README.md) does:
+# the assistant answer is `BaseModelResponse` dumped by alias (camelCase at the top level,
+# snake_case inside the error objects); workflow models are snake_case.
+
+
+def codemie_answer(text: str, tokens: int | None = None) -> Reply:
+    """POST /v1/assistants/{id}/model with stream=false; the backend never fills tokensUsed."""
+    return Reply(
+        200,
+        {
+            "generated": text,
+            "timeElapsed": 0.42,
+            "tokensUsed": tokens,
+            "thoughts": [],
+            "taskId": None,
+            "success": True,
+            "agentError": None,
+            "toolErrors": None,
+        },
+    )
+
+
+def codemie_agent_failure(
+    generated: str, agent_error: dict[str, Any] | None, tool_errors: list[dict[str, Any]]
+) -> Handler:
+    """A failed agent: HTTP 200, the error text in `generated`, `success: false`.
+
+    Like the backend, `agentError` and `toolErrors` are filled only when the request asks
+    for them with `include_tool_errors=true`.
+    """
+
+    def handle(request: Request) -> Reply:
+        reply = codemie_answer(generated)
+        reply.body["success"] = False
+        if request.query.get("include_tool_errors") == ["true"]:
+            reply.body["agentError"] = agent_error
+            reply.body["toolErrors"] = tool_errors or None
+        return reply
+
+    return handle
+
+
+@dataclass
+class FakeState:
+    """One row of an execution's states, as `GET .../states` lists them (oldest first)."""
+
+    name: str
+    status: str = "Succeeded"
+    output: str | None = None
 
 
 class FakeWorkflow:
-    """A CodeMie workflow whose execution walks through `statuses`, one per status poll."""
+    """A CodeMie workflow whose execution walks through `statuses`, one per status poll.
+
+    Like the backend: the create answer is the stored execution (`overall_status`
+    "In Progress", a row `id` besides `execution_id`); the execution GET has no `output`;
+    states are paginated (`page`, `per_page`, default 10) and carry no output, which is
+    read per state; `PUT .../abort` marks the execution and its running states Aborted.
+    """
 
     def __init__(
         self,
@@ -249,34 +315,60 @@ class FakeWorkflow:
         statuses: Sequence[str],
         *,
         execution_id: str = "exec-7f3a",
-        output: str = "workflow final answer",
-        id_field: str = "execution_id",
+        states: Sequence[FakeState] = (
+            FakeState("plan", output="1. read the incidents 2. summarize"),
+            FakeState("answer", output="workflow final answer"),
+        ),
     ) -> None:
         self.server = server
+        self.workflow_id = workflow_id
         self.statuses = list(statuses)
         self.execution_id = execution_id
-        self.output = output
+        self.states = list(states)
         self.polls = 0
+        self.aborted = False
         # Called before each status poll with the poll number; may answer instead.
         self.before_poll: Callable[[int], Reply | None] | None = None
         base = f"/v1/workflows/{workflow_id}/executions"
         self.execution_path = f"{base}/{execution_id}"
-        created = self._execution("Not Started")
-        if id_field != "execution_id":
-            created[id_field] = created.pop("execution_id")
-        server.route("POST", base, Reply(200, created))
+        self.abort_path = f"{self.execution_path}/abort"
+        server.route("POST", base, lambda _request: Reply(200, self._created()))
         server.route("GET", self.execution_path, self._poll)
         server.route("GET", f"{self.execution_path}/states", self._states)
-        server.route("GET", f"{self.execution_path}/states/state-2/output", self._output)
+        server.route("PUT", self.abort_path, self._abort)
+        for index, state in enumerate(self.states):
+            path = f"{self.execution_path}/states/{self._state_id(index)}/output"
+            server.route("GET", path, Reply(200, {"output": state.output}))
 
-    def _execution(self, status: str) -> dict[str, Any]:
+    @staticmethod
+    def _state_id(index: int) -> str:
+        return f"state-{index + 1}"
+
+    def _common(self, status: str) -> dict[str, Any]:
         return {
-            "id": "row-1",
+            "id": "0b9e6a4c-row-id",
+            "workflow_id": self.workflow_id,
             "execution_id": self.execution_id,
-            "workflow_id": "wf",
             "overall_status": status,
+            "prompt": "Summarize yesterday's incidents",
+            "file_names": [],
             "conversation_id": "conv-wf-1",
-            "tokens_usage": {"input_tokens": 100, "output_tokens": 23, "money_spent": 0.01},
+            "created_by": {"user_id": "u-1", "username": "scheduler", "name": "Scheduler"},
+            "updated_by": None,
+            "date": "2026-08-03T10:00:00",
+            "update_date": "2026-08-03T10:00:01",
+        }
+
+    def _created(self) -> dict[str, Any]:
+        # `create_workflow_execution` returns the stored row itself: every column.
+        return {
+            **self._common("In Progress"),
+            "output": None,
+            "name": None,
+            "checkpoints": [],
+            "tokens_usage": None,
+            "project": "team-a",
+            "history": [],
         }
 
     def _poll(self, _request: Request) -> Reply:
@@ -284,18 +376,59 @@ class FakeWorkflow:
         if self.before_poll is not None and (reply := self.before_poll(self.polls)) is not None:
             return reply
         status = self.statuses[min(self.polls, len(self.statuses)) - 1]
-        return Reply(200, self._execution(status))
+        # `WorkflowExecutionResponse`: no `output`.
+        execution = {
+            **self._common("Aborted" if self.aborted else status),
+            "file_name": None,
+            "tokens_usage": {
+                "input_tokens": 100,
+                "output_tokens": 23,
+                "cached_tokens": 0,
+                "money_spent": 0.01,
+                "cached_tokens_money_spent": 0.0,
+                "cached_tokens_creation_money_spent": 0.0,
+            },
+        }
+        return Reply(200, execution)
 
-    def _states(self, _request: Request) -> Reply:
-        data = [
-            {"id": "state-1", "execution_id": self.execution_id, "name": "plan"},
-            {"id": "state-2", "execution_id": self.execution_id, "name": "answer"},
+    def _states(self, request: Request) -> Reply:
+        page = int(request.query.get("page", ["0"])[0])
+        per_page = int(request.query.get("per_page", ["10"])[0])
+        rows = [
+            {
+                "id": self._state_id(index),
+                "date": f"2026-08-03T10:00:{index:02d}",
+                "update_date": None,
+                "execution_id": self.execution_id,
+                "name": state.name,
+                "state_id": state.name,
+                "task": "",
+                "status": state.status,
+                "started_at": None,
+                "completed_at": None,
+                "preceding_state_ids": None,
+                "iteration_number": None,
+                "history_index": 0,
+                "thoughts": [],
+            }
+            for index, state in enumerate(self.states)
         ]
-        pagination = {"page": 0, "per_page": 100, "total": 2, "pages": 1}
+        total = len(rows)
+        pagination = {
+            "page": page,
+            "per_page": per_page,
+            "total": total,
+            "pages": math.ceil(total / per_page),
+        }
+        data = rows[page * per_page : (page + 1) * per_page]
         return Reply(200, {"data": data, "pagination": pagination})
 
-    def _output(self, _request: Request) -> Reply:
-        return Reply(200, {"output": self.output})
+    def _abort(self, _request: Request) -> Reply:
+        self.aborted = True
+        for state in self.states:
+            if state.status in ("In Progress", "Interrupted"):
+                state.status = "Aborted"
+        return Reply(200, {"message": "Workflow execution has been aborted"})
 
 
 def openai_answer(text: str, total_tokens: int = 57) -> Reply:

@@ -12,7 +12,15 @@ from email.utils import format_datetime
 import pytest
 
 from .conftest import RunRunner
-from .fakes import TOKEN, FakeServer, Reply, bearer_guard, codemie_answer
+from .fakes import (
+    MAYBE_STARTED,
+    TOKEN,
+    FakeServer,
+    Reply,
+    bearer_guard,
+    codemie_agent_failure,
+    codemie_answer,
+)
 
 MODEL_PATH = "/v1/assistants/asst-1/model"
 
@@ -28,12 +36,13 @@ def codemie(server: FakeServer) -> FakeServer:
 
 
 def test_assistant_answer_is_the_result(codemie: FakeServer, run_runner: RunRunner) -> None:
-    codemie.route("POST", MODEL_PATH, codemie_answer("All quiet. No incidents.", tokens=321))
+    codemie.route("POST", MODEL_PATH, codemie_answer("All quiet. No incidents."))
 
     run = run_runner(codemie_env(codemie))
 
     assert run.exit_code == 0, run.describe()
     (request,) = codemie.requests_to("POST", MODEL_PATH)
+    assert request.query == {"include_tool_errors": ["true"]}
     body = request.json()
     assert body["text"] == "Summarize yesterday's incidents"
     assert body["stream"] is False
@@ -42,7 +51,7 @@ def test_assistant_answer_is_the_result(codemie: FakeServer, run_runner: RunRunn
     assert result.result == "Succeeded"
     assert result.output == "All quiet. No incidents."
     assert result.conversationId == body["conversation_id"]
-    assert result.tokensUsed == 321
+    assert result.tokensUsed is None  # the backend does not fill tokensUsed
     assert result.attempts == 1
     assert result.executionId is None
     assert "asst-1" in result.message
@@ -50,20 +59,57 @@ def test_assistant_answer_is_the_result(codemie: FakeServer, run_runner: RunRunn
     assert all(line["schedule"] == "team-a/daily-report" for line in run.logs)
 
 
-def test_server_error_is_retried(codemie: FakeServer, run_runner: RunRunner) -> None:
+def test_failed_agent_is_a_failed_run(codemie: FakeServer, run_runner: RunRunner) -> None:
+    generated = "AI Agent run failed with error: Traceback ... BudgetExceededError"
     codemie.route(
         "POST",
         MODEL_PATH,
-        [Reply(500, {"detail": "upstream LLM error"}), codemie_answer("second time lucky")],
+        codemie_agent_failure(
+            generated,
+            {"error_code": "agent_budget_exceeded", "message": "Budget has been exceeded"},
+            [{"tool_name": "jira_search", "error_code": "tool_authentication", "message": "401"}],
+        ),
     )
 
     run = run_runner(codemie_env(codemie))
 
+    assert run.exit_code == 1, run.describe()
+    result = run.result
+    assert result.result == "Failed"
+    assert "agent_budget_exceeded: Budget has been exceeded" in result.message
+    assert "jira_search: tool_authentication: 401" in result.message
+    assert result.output == generated
+    assert run.events("run.answer")[0]["output"] == generated
+    assert result.conversationId is not None
+
+
+def test_tool_errors_of_an_answer_are_noted(codemie: FakeServer, run_runner: RunRunner) -> None:
+    answer = codemie_answer("Jira was unreachable; here is what I know.")
+    answer.body["toolErrors"] = [
+        {"tool_name": "jira_search", "error_code": "tool_server_error", "message": "502"}
+    ]
+    codemie.route("POST", MODEL_PATH, answer)
+
+    run = run_runner(codemie_env(codemie))
+
     assert run.exit_code == 0, run.describe()
-    assert run.result.output == "second time lucky"
-    assert run.result.attempts == 2
-    (retry,) = run.events("http.retry")
-    assert "HTTP 500" in retry["message"]
+    assert "tool errors: jira_search: tool_server_error: 502" in run.result.message
+
+
+@pytest.mark.parametrize("failure", MAYBE_STARTED.values(), ids=MAYBE_STARTED.keys())
+def test_call_that_may_have_started_is_not_sent_again(
+    codemie: FakeServer, run_runner: RunRunner, failure: Reply
+) -> None:
+    codemie.route("POST", MODEL_PATH, [failure, codemie_answer("a second run")])
+
+    run = run_runner(codemie_env(codemie))
+
+    assert run.exit_code == 1, run.describe()
+    assert len(codemie.requests_to("POST", MODEL_PATH)) == 1
+    result = run.result
+    assert result.attempts == 1
+    assert f"may have started the run (conversation {result.conversationId})" in result.message
+    assert run.events("http.retry") == []
 
 
 @pytest.mark.parametrize(
@@ -111,19 +157,29 @@ def test_persistent_server_errors_fail_after_max_attempts(
     run = run_runner(codemie_env(codemie, AISCHED_MAX_ATTEMPTS="3"))
 
     assert run.exit_code == 1, run.describe()
+    assert len(codemie.requests_to("POST", MODEL_PATH)) == 3  # 503: nothing was started
     assert run.result.attempts == 3
     assert "after 3 attempts" in run.result.message
     assert "HTTP 503" in run.result.message
 
 
-def test_connection_refused_is_retried_then_fails(run_runner: RunRunner, unused_url: str) -> None:
+@pytest.mark.parametrize("kind", ["assistant", "workflow"])
+def test_connection_refused_is_retried_then_fails(
+    run_runner: RunRunner, unused_url: str, kind: str
+) -> None:
     run = run_runner(
-        {"AISCHED_PLATFORM_URL": unused_url, "AISCHED_TOKEN": TOKEN, "AISCHED_MAX_ATTEMPTS": "2"}
+        {
+            "AISCHED_TARGET_KIND": kind,
+            "AISCHED_PLATFORM_URL": unused_url,
+            "AISCHED_TOKEN": TOKEN,
+            "AISCHED_MAX_ATTEMPTS": "2",
+        }
     )
 
     assert run.exit_code == 1, run.describe()
-    assert run.result.attempts == 2
+    assert run.result.attempts == 2  # nothing was sent: a start may be sent again
     assert "connection error" in run.result.message
+    assert "may have started" not in run.result.message
 
 
 @pytest.mark.parametrize("status", [401, 403])
@@ -168,6 +224,7 @@ def test_answer_slower_than_the_deadline_fails(codemie: FakeServer, run_runner: 
 
     assert run.exit_code == 1, run.describe()
     assert "deadline of 1 s (AISCHED_TIMEOUT_SECONDS)" in run.result.message
+    assert "may have started the run" in run.result.message
     assert run.result.attempts == 1
 
 

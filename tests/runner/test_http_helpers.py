@@ -1,16 +1,48 @@
-"""Pure helpers: Retry-After parsing, backoff delays, redaction."""
+"""Pure helpers: the retry policy, Retry-After parsing, backoff delays, redaction."""
 
 from __future__ import annotations
 
 import random
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 
-from aischeduler_runner.http import Backoff, parse_retry_after
+from aischeduler_runner.http import Backoff, Effect, may_resend, parse_retry_after
 from aischeduler_runner.redact import MASK, Redactor
 
 NOW = datetime(2030, 5, 1, 12, 0, 0, tzinfo=UTC)
+
+
+REQUEST = httpx.Request("POST", "https://codemie.example/v1/workflows/wf/executions")
+
+
+@pytest.mark.parametrize(
+    ("failure", "read", "starts_work"),
+    [
+        (httpx.ConnectError("[Errno 111] Connection refused", request=REQUEST), True, True),
+        (httpx.ConnectTimeout("connect", request=REQUEST), True, True),
+        (httpx.ReadTimeout("read", request=REQUEST), True, False),
+        (httpx.WriteTimeout("write", request=REQUEST), True, False),
+        (httpx.RemoteProtocolError("disconnected", request=REQUEST), True, False),
+        (httpx.ReadError("reset", request=REQUEST), True, False),
+        (408, True, False),
+        (425, True, False),
+        (429, True, True),
+        (500, True, False),
+        (502, True, False),
+        (503, True, True),
+        (504, True, False),
+        (400, False, False),
+        (409, False, False),
+    ],
+    ids=str,
+)
+def test_what_may_be_sent_again(
+    failure: int | httpx.TransportError, read: bool, starts_work: bool
+) -> None:
+    assert may_resend(Effect.READ, failure) is read
+    assert may_resend(Effect.STARTS_WORK, failure) is starts_work
 
 
 @pytest.mark.parametrize(

@@ -61,7 +61,7 @@ def test_tampered_signature_is_refused(server: FakeServer, run_runner: RunRunner
 
 
 def test_unsigned_webhook_without_credentials(server: FakeServer, run_runner: RunRunner) -> None:
-    server.route("POST", HOOK_PATH, [Reply(500, "flow crashed"), Reply(200, {"status": "done"})])
+    server.route("POST", HOOK_PATH, [Reply(503, "flow busy"), Reply(200, {"status": "done"})])
 
     run = run_runner(webhook_env(server, AISCHED_RUN_ID="run-42"))
 
@@ -73,3 +73,16 @@ def test_unsigned_webhook_without_credentials(server: FakeServer, run_runner: Ru
     assert first.json()["runId"] == "run-42"
     assert run.result.output == '{"status": "done"}'
     assert run.result.attempts == 2
+
+
+def test_webhook_that_may_have_run_is_not_sent_again(
+    server: FakeServer, run_runner: RunRunner
+) -> None:
+    server.route("POST", HOOK_PATH, [Reply(500, "flow crashed"), Reply(200, "second run")])
+
+    run = run_runner(webhook_env(server, AISCHED_RUN_ID="run-42"))
+
+    assert run.exit_code == 1, run.describe()
+    assert len(server.requests) == 1
+    assert "may have started the run (execution run-42)" in run.result.message
+    assert run.result.executionId == "run-42"

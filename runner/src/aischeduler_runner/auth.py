@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 
 from .errors import ConfigError, RunFailedError
-from .http import Http
+from .http import Effect, Http
 from .platforms.base import parse_json_object
 from .redact import Redactor
 from .settings import Keycloak
@@ -75,6 +75,8 @@ class KeycloakBearer:
                 kc.token_url,
                 what=what,
                 form=form,
+                # Asking for a token changes nothing: resent after any transient failure.
+                effect=Effect.READ,
                 config_statuses=TOKEN_CONFIG_STATUSES,
             )
         except ConfigError as exc:

@@ -28,9 +28,35 @@ class RunnerError(Exception):
         self.output = output
         self.tokens_used = tokens_used
 
+    def result_message(self) -> str:
+        """The result's `message`: `message` plus what the subclass adds."""
+        return self.message
+
 
 class RunFailedError(RunnerError):
     """The run failed: platform error after retries, failed workflow, deadline (exit 1)."""
+
+
+class MaybeStartedError(RunFailedError):
+    """A request that starts work failed after it may have reached the platform (exit 1).
+
+    It is not sent again (the platform could run it twice); the message names the run's
+    ids, when known, so a person can look it up on the platform.
+    """
+
+    def result_message(self) -> str:
+        known = [
+            f"{name} {value}"
+            for name, value in (
+                ("execution", self.execution_id),
+                ("conversation", self.conversation_id),
+            )
+            if value
+        ]
+        ids = f" ({', '.join(known)})" if known else " (its id is not known)"
+        return (
+            f"{self.message}; the platform may have started the run{ids}, so it was not sent again"
+        )
 
 
 class DeadlineError(RunFailedError):

@@ -1,7 +1,10 @@
 """HTTP calls with retries: exponential backoff with jitter, Retry-After, one deadline.
 
-Transient failures (connection errors, timeouts, 408, 429, 5xx) are retried; 401/403 and
-404 are configuration errors (exit 2); any other status fails the run (exit 1).
+What is retried depends on the request's `Effect` (spec §4.1): a read is sent again after
+any transient failure (connection error, timeout, 408, 425, 429, 5xx); a request that
+starts work only when the platform certainly did not act on it (the connection was never
+made, 429, 503). 401/403 and 404 are configuration errors (exit 2); any other status
+fails the run (exit 1).
 """
 
 from __future__ import annotations
@@ -12,20 +15,54 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from enum import Enum
 from http import HTTPStatus
 from typing import Any, Protocol
 
 import httpx
 
 from .deadline import Deadline, format_seconds
-from .errors import ConfigError, RunFailedError
+from .errors import ConfigError, DeadlineError, MaybeStartedError, RunFailedError, RunnerError
 from .logs import JsonLog
 
 # Statuses that mean "this request, as configured, cannot work": never retried.
 CONFIG_STATUSES = frozenset({401, 403, 404})
 RETRY_STATUSES = frozenset({408, 425, 429})
+# Statuses that say the request was refused before any work began: 429 (rate limit) and
+# 503 (not accepting requests). 500/502/504 may come after the work started.
+NOTHING_STARTED_STATUSES = frozenset({429, 503})
+# Failures before a single byte was sent: refused connection, DNS or TLS failure (all
+# ConnectError), no connection in time. A read timeout or a dropped connection may come
+# after the platform got the request.
+NOT_SENT_ERRORS: tuple[type[httpx.TransportError], ...] = (httpx.ConnectError, httpx.ConnectTimeout)
 # How much of an error body goes into a message.
 ERROR_BODY_CHARS = 300
+
+
+class Effect(Enum):
+    """What sending a request does on the platform, which decides when it is sent again."""
+
+    # No effect worth worrying about (GET polls and states, token requests): resend on any
+    # transient failure.
+    READ = "read"
+    # Starts a run (assistant call, workflow execution, chat completion, webhook): resend
+    # only when the platform certainly did not start anything, else a run could happen
+    # twice or leave an orphan execution behind.
+    STARTS_WORK = "starts work"
+
+
+def may_resend(effect: Effect, failure: int | httpx.TransportError) -> bool:
+    """Whether a request that failed with this status or transport error may be sent again."""
+    if isinstance(failure, httpx.TransportError):
+        return effect is Effect.READ or isinstance(failure, NOT_SENT_ERRORS)
+    if effect is Effect.STARTS_WORK:
+        return failure in NOTHING_STARTED_STATUSES
+    return failure in RETRY_STATUSES or failure >= 500
+
+
+def is_transient(status: int) -> bool:
+    """A status that a read would retry: the request as such is not wrong."""
+    return may_resend(Effect.READ, status)
 
 
 class Authenticator(Protocol):
@@ -73,6 +110,12 @@ def body_excerpt(response: httpx.Response, limit: int = ERROR_BODY_CHARS) -> str
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+def describe_transport_error(exc: httpx.TransportError) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timed out ({type(exc).__name__})"
+    return f"connection error ({type(exc).__name__}: {exc})"
+
+
 def describe_status(response: httpx.Response) -> str:
     try:
         phrase = HTTPStatus(response.status_code).phrase
@@ -113,80 +156,127 @@ class Http:
         url: str,
         *,
         what: str,
+        effect: Effect,
         json_body: Any = None,
         form: Mapping[str, str] | None = None,
         content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         auth: Authenticator | None = None,
-        counted: bool = False,
         config_statuses: frozenset[int] = CONFIG_STATUSES,
     ) -> httpx.Response:
         """Return the first 2xx response, or raise ConfigError / RunFailedError / DeadlineError.
 
-        `what` names the call in logs and messages. `counted` marks the run's starting
-        request, whose sends are reported as the result's `attempts`.
+        `what` names the call in logs and messages. `effect` decides what is retried (see
+        `may_resend`); the sends of a request that starts work are the result's `attempts`.
+        A request that starts work and may have reached the platform raises
+        MaybeStartedError instead of being sent again.
         """
         attempt = 0
         refreshed = False
-        while True:
-            attempt += 1
-            if counted:
-                self.attempts += 1
-            request_headers = dict(headers or {})
-            if auth is not None:
-                request_headers.update(auth.headers())  # may fetch a token first
-            self.deadline.activity = what
-            if self.deadline.expired():
-                raise self.deadline.error()
-            remaining = self.deadline.remaining()
-            self.log.info(
-                f"{what}: {method} {url}",
-                event="http.request",
-                attempt=attempt,
-                method=method,
-                url=url,
-            )
-            retry_after: float | None = None
-            try:
-                response = self.client.request(
-                    method,
-                    url,
-                    json=json_body,
-                    data=form,
-                    content=content,
-                    headers=request_headers,
-                    timeout=httpx.Timeout(remaining),
-                )
-            except httpx.TimeoutException as exc:
-                if self.deadline.remaining() <= 0.01:
-                    raise self.deadline.error(f"no answer from {url}") from exc
-                problem = f"timed out ({type(exc).__name__})"
-            except httpx.TransportError as exc:
-                problem = f"connection error ({type(exc).__name__}: {exc})"
-            else:
-                status = response.status_code
+        # Whether the platform may have acted on the last send (it got the request and
+        # did not say it refused it).
+        maybe_started = False
+        try:
+            while True:
+                attempt += 1
+                if effect is Effect.STARTS_WORK:
+                    self.attempts += 1
+                request_headers = dict(headers or {})
+                if auth is not None:
+                    request_headers.update(auth.headers())  # may fetch a token first
+                self.deadline.activity = what
+                if self.deadline.expired():
+                    raise self.deadline.error()
+                remaining = self.deadline.remaining()
                 self.log.info(
-                    f"{what}: HTTP {status}",
-                    event="http.response",
-                    status=status,
-                    elapsedSeconds=round(response.elapsed.total_seconds(), 3),
+                    f"{what}: {method} {url}",
+                    event="http.request",
+                    attempt=attempt,
+                    method=method,
+                    url=url,
                 )
-                if 200 <= status < 300:
-                    return response
-                if status == 401 and auth is not None and not refreshed and auth.refresh():
-                    refreshed = True
-                    attempt -= 1
-                    self.log.info(f"{what}: HTTP 401, fetching a new token", event="auth.refresh")
-                    continue
-                problem = describe_status(response)
-                if status in config_statuses:
-                    raise ConfigError(
-                        f"{what} ({method} {url}) was refused: {problem}{self._hint(status)}"
+                retry_after: float | None = None
+                maybe_started = True
+                try:
+                    response = self.client.request(
+                        method,
+                        url,
+                        json=json_body,
+                        data=form,
+                        content=content,
+                        headers=request_headers,
+                        timeout=httpx.Timeout(remaining),
                     )
-                if status not in RETRY_STATUSES and status < 500:
-                    raise RunFailedError(f"{what} ({method} {url}) failed: {problem}")
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            self._wait_before_retry(what, attempt, problem, retry_after)
+                except httpx.TransportError as exc:
+                    maybe_started = not may_resend(Effect.STARTS_WORK, exc)
+                    if (
+                        isinstance(exc, httpx.TimeoutException)
+                        and self.deadline.remaining() <= 0.01
+                    ):
+                        raise self.deadline.error(f"no answer from {url}") from exc
+                    problem = describe_transport_error(exc)
+                    if not may_resend(effect, exc):
+                        raise MaybeStartedError(
+                            f"{what} ({method} {url}) failed: {problem}"
+                        ) from exc
+                else:
+                    status = response.status_code
+                    self.log.info(
+                        f"{what}: HTTP {status}",
+                        event="http.response",
+                        status=status,
+                        elapsedSeconds=round(response.elapsed.total_seconds(), 3),
+                    )
+                    if 200 <= status < 300:
+                        return response
+                    # 4xx, 429 and 503 say the work was not done; 500/502/504 may come after
+                    # it began.
+                    maybe_started = is_transient(status) and status not in NOTHING_STARTED_STATUSES
+                    if status == 401 and auth is not None and not refreshed and auth.refresh():
+                        refreshed = True
+                        attempt -= 1
+                        self.log.info(
+                            f"{what}: HTTP 401, fetching a new token", event="auth.refresh"
+                        )
+                        continue
+                    problem = describe_status(response)
+                    failed = f"{what} ({method} {url}) failed: {problem}"
+                    if status in config_statuses:
+                        raise ConfigError(
+                            f"{what} ({method} {url}) was refused: {problem}{self._hint(status)}"
+                        )
+                    if not is_transient(status):
+                        raise RunFailedError(failed)
+                    if not may_resend(effect, status):
+                        raise MaybeStartedError(failed)
+                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                self._wait_before_retry(what, attempt, problem, retry_after)
+        except DeadlineError as exc:
+            # Also the deadline's alarm, which can strike anywhere in the exchange.
+            if effect is Effect.STARTS_WORK and maybe_started:
+                raise MaybeStartedError(exc.message) from exc
+            raise
+
+    def send_once(
+        self, method: str, url: str, *, what: str, auth: Authenticator | None, seconds: float
+    ) -> str | None:
+        """One request outside the run's deadline, for clean-up; the problem, or None if 2xx.
+
+        Never raises: it runs while the run is already ending and must not replace the
+        reason it ends with another.
+        """
+        self.log.info(f"{what}: {method} {url}", event="http.request", attempt=1, url=url)
+        try:
+            headers = auth.headers() if auth is not None else {}
+            response = self.client.request(
+                method, url, headers=headers, timeout=httpx.Timeout(seconds)
+            )
+        except httpx.TransportError as exc:
+            return describe_transport_error(exc)
+        except RunnerError as exc:  # e.g. no token could be fetched
+            return exc.message
+        self.log.info(f"{what}: HTTP {response.status_code}", event="http.response")
+        return None if response.is_success else describe_status(response)
 
     def _hint(self, status: int) -> str:
         if status == 404:

@@ -57,13 +57,17 @@ def run(environ: Mapping[str, str], stdout: BinaryIO) -> int:
         backoff = Backoff(
             settings.backoff_base_seconds, settings.backoff_max_seconds, settings.max_attempts
         )
-        with (
-            httpx.Client(headers={"User-Agent": f"aischeduler-runner/{__version__}"}) as client,
-            deadline.enforced(),
-        ):
+        with httpx.Client(headers={"User-Agent": f"aischeduler-runner/{__version__}"}) as client:
             http = Http(client, deadline, backoff, log, secret_name=settings.credentials_secret)
+            platform = _platform(settings, http, redactor, log)
             try:
-                outcome = _platform(settings, http, redactor, log).run()
+                with deadline.enforced():
+                    outcome = platform.run()
+            except RunnerError as exc:
+                # Nothing may cut the clean-up short; the alarm is off once out of enforced().
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                exc.message += platform.abandon()
+                raise
             finally:
                 attempts = http.attempts
         result = _succeeded(settings, outcome, started, attempts)
@@ -124,7 +128,7 @@ def _succeeded(settings: Settings, outcome: Outcome, started: float, attempts: i
 def _failed(exc: RunnerError, started: float, attempts: int) -> RunResult:
     return RunResult(
         result="Failed",
-        message=exc.message,
+        message=exc.result_message(),
         output=exc.output,
         executionId=exc.execution_id,
         conversationId=exc.conversation_id,

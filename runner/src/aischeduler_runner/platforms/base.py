@@ -29,6 +29,14 @@ class Platform(Protocol):
         """Call the target once; raise RunnerError subclasses when it does not succeed."""
         ...
 
+    def abandon(self) -> str:
+        """Stop what `run` left running on the platform; a note for the message, or "".
+
+        Called when the run ends without a result (deadline, SIGTERM, giving up): bounded
+        in time and never raising, so the real reason still reaches the result.
+        """
+        ...
+
 
 def parse_json_object(response: httpx.Response, what: str) -> dict[str, Any]:
     """The response body as a JSON object, or RunFailedError with a message saying what came."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import RunFailedError
-from ..http import Authenticator, Http
+from ..http import Authenticator, Effect, Http
 from ..settings import Settings
 from .base import Outcome, as_int, as_text, parse_json_object
 
@@ -21,12 +21,12 @@ class OpenAI:
             "POST",
             f"{self._settings.platform_url}/v1/chat/completions",
             what=what,
+            effect=Effect.STARTS_WORK,
             json_body={
                 "model": model,
                 "messages": [{"role": "user", "content": self._settings.input}],
             },
             auth=self._auth,
-            counted=True,
         )
         body = parse_json_object(response, what)
         choices = body.get("choices")
@@ -38,3 +38,6 @@ class OpenAI:
         usage = body.get("usage")
         tokens = as_int(usage.get("total_tokens")) if isinstance(usage, dict) else None
         return Outcome(output=content, execution_id=as_text(body.get("id")), tokens_used=tokens)
+
+    def abandon(self) -> str:
+        return ""  # one request, nothing left running that the runner could stop

@@ -6,7 +6,8 @@ import hashlib
 import hmac
 import json
 
-from ..http import Authenticator, Http
+from ..errors import RunnerError
+from ..http import Authenticator, Effect, Http
 from ..settings import Settings
 from .base import Outcome
 
@@ -38,13 +39,20 @@ class Webhook:
         headers = {"Content-Type": "application/json"}
         if s.credentials.signing_secret:
             headers[SIGNATURE_HEADER] = sign(body, s.credentials.signing_secret)
-        response = self._http.request(
-            "POST",
-            s.platform_url,
-            what=f"webhook call for {s.target_kind} {s.target_id!r}",
-            content=body,
-            headers=headers,
-            auth=self._auth,
-            counted=True,
-        )
+        try:
+            response = self._http.request(
+                "POST",
+                s.platform_url,
+                what=f"webhook call for {s.target_kind} {s.target_id!r}",
+                effect=Effect.STARTS_WORK,
+                content=body,
+                headers=headers,
+                auth=self._auth,
+            )
+        except RunnerError as exc:
+            exc.execution_id = s.run_id  # the receiver knows the run by it
+            raise
         return Outcome(output=response.text, execution_id=s.run_id)
+
+    def abandon(self) -> str:
+        return ""  # one request, nothing left running that the runner could stop
