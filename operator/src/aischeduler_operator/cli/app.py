@@ -233,6 +233,7 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("-n", "--namespace", help="namespace (default: the context's)")
     common.add_argument("--context", help="kubeconfig context to use")
     common.add_argument("--kubeconfig", help="path to the kubeconfig file")
+    common.add_argument("--as", dest="as_user", metavar="USER", help="impersonate this user")
     output = argparse.ArgumentParser(add_help=False)
     output.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table")
 
@@ -301,7 +302,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if hasattr(args, "offline"):
             code: int = args.offline(args)
             return code
-        cluster = Cluster(args.kubeconfig, args.context, args.namespace)
+        cluster = Cluster(args.kubeconfig, args.context, args.namespace, args.as_user)
         code = args.run(args, cluster)
         return code  # noqa: RET504 - typed as int for mypy
     except CliError as e:

@@ -26,7 +26,13 @@ class CliError(Exception):
 
 
 class Cluster:
-    def __init__(self, kubeconfig: str | None, context: str | None, namespace: str | None):
+    def __init__(
+        self,
+        kubeconfig: str | None,
+        context: str | None,
+        namespace: str | None,
+        impersonate: str | None = None,
+    ):
         try:
             contexts, active = config.list_kube_config_contexts(config_file=kubeconfig)  # type: ignore[no-untyped-call]
             chosen = (
@@ -45,6 +51,8 @@ class Cluster:
         configuration.retries = 1  # a missing cluster should fail fast, not after retries
         self.server = configuration.host
         self.api = client.ApiClient(configuration)
+        if impersonate:
+            self.api.set_default_header("Impersonate-User", impersonate)  # type: ignore[no-untyped-call]
         self.namespace = namespace or (chosen or {}).get("context", {}).get("namespace", "default")
         self._custom = client.CustomObjectsApi(self.api)
 
@@ -68,12 +76,16 @@ class Cluster:
             raise CliError(f"cannot reach the cluster at {self.server}: {_reason(e)}") from None
 
     def _explain(self, e: ApiException, verb: str, what: str) -> CliError:
-        message = _api_message(e)
+        status = _status(e)
+        message = str(status.get("message") or e.reason or e.status)
         if e.status == 403:
             return CliError(f"forbidden: you may not {verb} {what} ({message})")
         if e.status == 401:
             return CliError(f"unauthorized: the cluster rejected the credentials ({message})")
-        if e.status == 404 and what.startswith(RESOURCE) and "could not find" in message:
+        named = bool((status.get("details") or {}).get("name"))
+        if e.status == 404 and what.startswith(RESOURCE) and not named:
+            # Not an object that is missing but the whole resource type: the server
+            # answers a plain "404 page not found" for a group it does not serve.
             return CliError(
                 f"the AssistantSchedule CRD is not installed in this cluster ({RESOURCE}); "
                 "install it with `kubectl apply --server-side -f crds/` or the Helm chart"
@@ -206,12 +218,13 @@ class Cluster:
             response.release_conn()
 
 
-def _api_message(e: ApiException) -> str:
+def _status(e: ApiException) -> dict[str, Any]:
+    """The metav1.Status the server answered with, or {} for a body that is not one."""
     try:
-        message = json.loads(e.body or "{}").get("message")
-    except (ValueError, AttributeError):
-        message = None
-    return str(message or e.reason or e.status)
+        body = json.loads(e.body or "{}")
+    except (ValueError, TypeError):
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def _reason(e: Exception) -> str:
