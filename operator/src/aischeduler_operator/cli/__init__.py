@@ -1,0 +1,1 @@
+"""`kubectl asched` (console script `kubectl-asched`, so kubectl finds it as a plugin)."""
