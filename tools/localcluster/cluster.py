@@ -17,6 +17,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -123,7 +124,7 @@ class LocalCluster:
         workdir: Path,
         nodes: int = 2,
         real_node: bool | None = None,
-        python: str = "python3",
+        python: str = sys.executable,
     ) -> None:
         self.bin_dir = bin_dir
         self.workdir = workdir
@@ -175,11 +176,9 @@ class LocalCluster:
             if c.process is not None:
                 c.process.wait(timeout=5)
         self.components.clear()
-        if self.real is not None:
-            realnode.restore_host(self.real.workdir)
-        if self._machine_lock is not None:
-            os.close(self._machine_lock)
-            self._machine_lock = None
+        # Also after a start that failed half-way: restores what was recorded, if anything.
+        realnode.restore_host(self.workdir / "realnode")
+        self._unlock_machine()
         self.state_file.unlink(missing_ok=True)
 
     # ----------------------------------------------------------------- real node
@@ -187,23 +186,32 @@ class LocalCluster:
         if self.want_real_node is False:
             self.real_node_skipped = "not asked for"
             return
-        why = realnode.why_not(self.bin_dir) or self._lock_machine()
+        why = realnode.why_not(self.bin_dir)
+        # Recorded before anything of the node (its lock included) exists on the host;
+        # stop() and `down` restore it.
+        host = HostState.capture()
+        why = why or self._lock_machine()
         if why is not None:
             if self.want_real_node:
                 raise ClusterError(f"the real node cannot run here: {why}")
             self.real_node_skipped = why
             return
-        images = realnode.build_images(self.bin_dir, self.python)
-        workdir = self.workdir / "realnode"
-        shutil.rmtree(workdir, ignore_errors=True)
-        workdir.mkdir()
-        self.real = realnode.RealNode(workdir, self.bin_dir, images)
-        # Recorded before anything of the node starts; stop() and `down` restore it.
-        HostState.capture().save(self.real.host_state_file)
+        realnode.save_host_state(self.workdir / "realnode", host)
+        try:
+            images = realnode.build_images(self.bin_dir, self.python)
+        except RuntimeError as e:
+            if self.want_real_node:
+                raise ClusterError(str(e)) from e
+            self.real_node_skipped = f"its images could not be built: {str(e)[-300:]}"
+            realnode.restore_host(self.workdir / "realnode")
+            self._unlock_machine()
+            return
+        self.real = realnode.RealNode(self.bin_dir, images)
 
     def _lock_machine(self) -> str | None:
         """One real node per machine (it uses fixed host paths): containerd inherits this
         lock and holds it as long as it runs, also after `cluster-up` has exited."""
+        realnode.MACHINE_LOCK.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(realnode.MACHINE_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -212,6 +220,11 @@ class LocalCluster:
             return f"another real node runs on this machine ({realnode.MACHINE_LOCK} is locked)"
         self._machine_lock = fd
         return None
+
+    def _unlock_machine(self) -> None:
+        if self._machine_lock is not None:
+            os.close(self._machine_lock)
+            self._machine_lock = None
 
     def _start_real_node(self, deadline: float) -> None:
         node = self.real
@@ -506,8 +519,6 @@ def stop_from_state(workdir: Path) -> list[str]:
     state = json.loads(state_file.read_text())
     pids: dict[str, int] = state["pids"]
     stop_pids(list(pids.values()))
-    restored = []
-    if state.get("realNode"):
-        restored = realnode.restore_host(Path(state["realNode"]["workdir"]))
+    restored = realnode.restore_host(workdir / "realnode")
     state_file.unlink()
     return [*pids, *restored]

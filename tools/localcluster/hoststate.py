@@ -29,8 +29,12 @@ SYSCTLS = (
     "net.ipv4.conf.all.forwarding",
     "net.ipv4.conf.default.forwarding",
 )
+# The real node's own fixed directory: its lock, containerd's and the kubelet's state and
+# sockets (a socket path must stay under 108 bytes, which a pytest tmp path can exceed).
+MACHINE_DIR = "/var/lib/aischeduler-real-node"
 # Paths the kubelet, containerd and the CNI plugins use whatever their configured roots.
 FIXED_PATHS = (
+    MACHINE_DIR,
     "/var/lib/kubelet",
     "/var/log/containers",
     "/var/log/pods",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -22,7 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from localcluster.hoststate import CGROUP_NAME, CGROUP_ROOT, HostState
+from localcluster.hoststate import CGROUP_NAME, CGROUP_ROOT, MACHINE_DIR, HostState
 
 NAME = "aischeduler-real-node"
 LABEL = "aischeduler.io/real-node"
@@ -37,7 +38,10 @@ REAL_NAMESPACE = {
     ),
 }
 # Held (flock) by the process that owns the real node of this machine.
-MACHINE_LOCK = Path("/run/aischeduler-real-node.lock")
+MACHINE_LOCK = Path(MACHINE_DIR) / "lock"
+NODE_DIR = Path(MACHINE_DIR) / "node"
+SOCKET = NODE_DIR / "containerd.sock"
+HOST_STATE = "host-state.json"
 
 
 @dataclass(frozen=True)
@@ -99,28 +103,26 @@ def build_images(bin_dir: Path, python: str) -> list[Image]:
 
 
 class RealNode:
-    """Files and processes of the real node under ``workdir``; ``spawn`` starts a process
-    as the cluster's other components (same logs, same stop)."""
+    """The real node's configuration and commands; its files live under ``NODE_DIR``."""
 
-    def __init__(self, workdir: Path, bin_dir: Path, images: list[Image]) -> None:
-        self.workdir = workdir
+    def __init__(self, bin_dir: Path, images: list[Image]) -> None:
+        self.workdir = NODE_DIR
         self.bin_dir = bin_dir
         self.images = {i.name: i for i in images}
-        self.socket = workdir / "containerd" / "containerd.sock"
+        self.socket = SOCKET
         self.ip = node_ip()
-        self.host_state_file = workdir / "host-state.json"
 
     def describe(self) -> dict[str, object]:
         """What tests and the demo need to know (saved in the cluster's state.json)."""
         return {
             "name": NAME,
             "ip": self.ip,
-            "workdir": str(self.workdir),
             "images": {i.name: {"ref": i.ref, "digest": i.digest} for i in self.images.values()},
         }
 
     # ------------------------------------------------------------ configuration
     def write_config(self, kubeconfig: Path, kubelet_port: int) -> None:
+        shutil.rmtree(self.workdir, ignore_errors=True)  # a fresh node every time
         for sub in ("containerd", "cni/net.d", "cni/ipam", "kubelet", "podlogs"):
             (self.workdir / sub).mkdir(parents=True, exist_ok=True)
         self._containerd_config()
@@ -294,13 +296,19 @@ def kill_node_processes(socket_path: Path, grace: float = 10.0) -> None:
         time.sleep(0.1)
 
 
-def restore_host(workdir: Path) -> list[str]:
-    """Stops what the node left and restores the host from ``workdir/host-state.json``."""
-    state_file = workdir / "host-state.json"
+def save_host_state(state_dir: Path, host: HostState) -> None:
+    """Keeps the snapshot taken before the node started in the cluster's state dir."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    host.save(state_dir / HOST_STATE)
+
+
+def restore_host(state_dir: Path) -> list[str]:
+    """Stops what the node left and restores the host as ``save_host_state`` recorded it."""
+    state_file = state_dir / HOST_STATE
     if not state_file.exists():
         return []
-    kill_node_processes(workdir / "containerd" / "containerd.sock")
-    done = HostState.load(state_file).restore([str(workdir)])
+    kill_node_processes(SOCKET)
+    done = HostState.load(state_file).restore([MACHINE_DIR])
     state_file.unlink()
     return done
 
