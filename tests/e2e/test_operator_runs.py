@@ -193,7 +193,13 @@ def test_failed_run_sets_last_run_condition_not_ready(s: Schedules) -> None:
     assert status["lastResult"] == "Failed"
     assert status["runs"]["failed"] == 1
     assert status["runs"]["consecutiveFailures"] == 1
-    assert ("Warning", "RunFailed") in [(t, r) for t, r, _ in s.events("flaky")]
+    # The event is posted after the status is written: wait for it, do not race it.
+    wait_for(
+        lambda: [(t, r) for t, r, _ in s.events("flaky")],
+        lambda events: ("Warning", "RunFailed") in events,
+        timeout=15,
+        what="the RunFailed event",
+    )
 
 
 def test_configuration_error_is_not_retried(s: Schedules) -> None:
