@@ -49,10 +49,10 @@ test: $(STAMP)  ## unit + e2e tests (the project's test command)
 	[ -n "$$AISCHED_TEST_KUBECONFIG" ] || bash tools/build.sh >/dev/null
 	$(PY) -m pytest -q
 
-cluster-up: $(STAMP)  ## start the local control plane in the background; prints KUBECONFIG=...
+cluster-up: $(STAMP)  ## start the local control plane (+ a real node where the host allows); prints KUBECONFIG=...
 	@PYTHONPATH=tools $(PY) -m localcluster up --dir $(CLUSTER_DIR) --bin "$$(bash tools/build.sh)"
 
-cluster-down: $(STAMP)  ## stop the local control plane
+cluster-down: $(STAMP)  ## stop the local control plane and restore the host
 	@PYTHONPATH=tools $(PY) -m localcluster down --dir $(CLUSTER_DIR)
 
 run: $(STAMP)  ## run the operator in the foreground against $$KUBECONFIG
@@ -86,7 +86,7 @@ e2e-kind: $(STAMP) images  ## e2e tests on a kind cluster with freshly built ima
 	$(KIND) get kubeconfig --name $(KIND_CLUSTER) > $(CLUSTER_DIR)/kind-kubeconfig
 	AISCHED_TEST_KUBECONFIG=$(CLUSTER_DIR)/kind-kubeconfig $(PY) -m pytest -m e2e -q
 
-demo: $(STAMP)  ## the main job end to end on the embedded control plane (kwok simulates pods)
+demo: $(STAMP)  ## the main job end to end on the embedded control plane (real pods where the host allows)
 	@PYTHONPATH=tools $(PY) tools/demo.py --bin "$$(bash tools/build.sh)"
 
 demo-real: $(STAMP)  ## the same demo against $$KUBECONFIG (real runner pods; needs the images)

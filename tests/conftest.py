@@ -7,11 +7,13 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kubernetes import client, config
@@ -21,12 +23,23 @@ from localcluster import LocalCluster
 from localcluster.cluster import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
+pytest_plugins = ["realfixtures"]  # tests/real/realfixtures.py: the real tier's fixtures
+
+
+# Set on a machine that must run the real tier (CI on this kind of machine): a real node
+# that cannot start is then an error, not a skip.
+REQUIRE_REAL = os.environ.get("AISCHED_REQUIRE_REAL_NODE") == "1"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if "/tests/e2e/" in str(item.path):
+        if "/tests/e2e/" in str(item.path) or "/tests/real/" in str(item.path):
             item.add_marker(pytest.mark.e2e)
+        if "/tests/real/" in str(item.path):
+            item.add_marker(pytest.mark.real)
+    # The host-restore test starts and stops a real node of its own: first, before the
+    # session's cluster holds the machine's one real node.
+    items.sort(key=lambda i: not i.get_closest_marker("own_real_node"))
     # Tests that play runner outcomes through kwok's pod annotations need simulated
     # nodes: the local control plane has them; another cluster only if it runs kwok with
     # our stages (say so with AISCHED_TEST_SIMULATED=1). Deselected, never passed.
@@ -44,10 +57,36 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             )
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The real tier counted on its own line: how many real tests passed, failed, or did
+    not run and why (a skipped real test is never counted as passed)."""
+    counts: dict[str, int] = {}
+    reasons: set[str] = set()
+    for outcome in ("passed", "failed", "error", "skipped"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if "real" not in getattr(report, "keywords", {}) or report.when not in (
+                "call",
+                "setup",
+            ):
+                continue
+            if outcome == "passed" and report.when != "call":
+                continue
+            counts[outcome] = counts.get(outcome, 0) + 1
+            if outcome == "skipped" and isinstance(report.longrepr, tuple):
+                reasons.add(str(report.longrepr[2]))
+    if counts:
+        line = ", ".join(f"{n} {k}" for k, n in counts.items())
+        terminalreporter.write_line(f"real tier (real kubelet and runner pods): {line}")
+        for reason in sorted(reasons):
+            terminalreporter.write_line(f"  not run: {reason}")
+
+
 @dataclass(frozen=True)
 class Cluster:
     kubeconfig: Path
     bin_dir: Path | None  # None when testing an external cluster
+    real_node: dict[str, Any] | None = None  # RealNode.describe() when it runs
+    real_node_skipped: str | None = None
 
     def tool(self, name: str) -> str:
         """Path of kubectl/helm: the pinned build, else whatever is on PATH."""
@@ -88,9 +127,19 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         yield Cluster(Path(external), None)
         return
     bin_dir = tools_bin()
-    local = LocalCluster(bin_dir, tmp_path_factory.mktemp("cluster")).start()
+    local = LocalCluster(
+        bin_dir,
+        tmp_path_factory.mktemp("cluster"),
+        real_node=True if REQUIRE_REAL else None,
+        python=sys.executable,
+    ).start()
     try:
-        yield Cluster(local.kubeconfig, bin_dir)
+        yield Cluster(
+            local.kubeconfig,
+            bin_dir,
+            local.real.describe() if local.real is not None else None,
+            local.real_node_skipped,
+        )
     finally:
         local.stop()
 

@@ -234,7 +234,8 @@ def main() -> int:
     args = parser.parse_args()
     numbers: dict[str, float] = core_numbers()
     with tempfile.TemporaryDirectory(prefix="aischeduler-bench-") as tmp:
-        cluster = LocalCluster(args.bin, Path(tmp) / "cluster").start()
+        # Operator numbers on simulated nodes only: no real node, no image builds.
+        cluster = LocalCluster(args.bin, Path(tmp) / "cluster", real_node=False).start()
         bench = Bench(cluster.kubeconfig, Path(tmp))
         try:
             subprocess.run(

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the pinned test tooling from the Go modules under tools/ (control plane binaries,
-# kwok, helm, the cron golden-vector generator) into a cache outside the checkout, and
-# prints, as its last line, one bin directory holding all of them.
+# the real node's kubelet and pause, kwok, helm, the cron golden-vector generator) into a
+# cache outside the checkout, and prints, as its last line, one bin directory holding all of them.
 #
 # Each module is cached on its own, keyed by its go.mod, go.sum, Go sources and the build
 # flags, so a new tool module, or a change to one, rebuilds only that module's binaries,
@@ -18,10 +18,12 @@ TOOLS=(
   "kube-controller-manager kube k8s.io/kubernetes/cmd/kube-controller-manager"
   "kube-scheduler kube k8s.io/kubernetes/cmd/kube-scheduler"
   "kubectl kube k8s.io/kubernetes/cmd/kubectl"
+  "kubelet kube k8s.io/kubernetes/cmd/kubelet"
   "etcd kube go.etcd.io/etcd/server/v3"
   "cronvectors kube ./cronvectors"
   "kwok kwok sigs.k8s.io/kwok/cmd/kwok"
   "helm helm helm.sh/helm/v3/cmd/helm"
+  "pause realnode ./pause"
 )
 
 kube_version=v1.36.3

@@ -4,9 +4,12 @@ Starts the embedded local control plane (or uses $KUBECONFIG with ``--kubeconfig
 installs the CRD, starts the operator, applies the schedules from examples/, triggers a
 run-now and prints ``kubectl get asched`` with results and one history entry.
 
-On the local control plane runner pods are simulated by kwok: the demo gives each
-example schedule a simulated runner result through ``runner.podAnnotations``. On a real
-cluster nothing is simulated and the runner image really calls the platform."""
+On the local control plane the runs are real when the host allows the real node: the
+runner image built here runs in real pods on it and calls the platform doubles
+(tools/platformdouble) served on the node's address; the example Secrets get the doubles'
+credentials. Otherwise runner pods are simulated by kwok: the demo gives each example
+schedule a simulated runner result through ``runner.podAnnotations``. With
+``--kubeconfig`` nothing is simulated and the runner image really calls the platform."""
 
 from __future__ import annotations
 
@@ -17,13 +20,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from localcluster import LocalCluster
+from localcluster import LocalCluster, realnode
 from localcluster.cluster import free_port
+from platformdouble import API_KEY, SIGNING_SECRET, TOKEN, DoubleServer
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMESPACE = "aischeduler-demo"
@@ -55,17 +60,55 @@ class Kubectl:
         return out.stdout
 
 
-def example_documents(simulate: bool) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class RealMode:
+    """Where real runner pods find their image and the platform doubles."""
+
+    runner_image: str
+    double_url: str
+
+    def platform_url(self, kind: str, name: str) -> str:
+        return {
+            "codemie": f"{self.double_url}/codemie",
+            "openai": f"{self.double_url}/openai",
+            "webhook": f"{self.double_url}/webhook/{name}",
+        }[kind]
+
+    def secret_data(self, name: str) -> dict[str, str]:
+        """The doubles' credentials in place of the examples' placeholders."""
+        return {
+            "codemie-credentials": {"token": TOKEN},
+            "codemie-keycloak-credentials": {
+                "auth-server-url": f"{self.double_url}/keycloak",
+                "realm": "codemie",
+                "client-id": "aischeduler-demo",
+                "client-secret": "demo-client-secret",
+            },
+            "openai-credentials": {"api-key": API_KEY},
+            "webhook-credentials": {"signing-secret": SIGNING_SECRET},
+        }[name]
+
+
+def example_documents(real: RealMode | None) -> list[dict[str, Any]]:
     docs: list[dict[str, Any]] = []
     for path in sorted((ROOT / "examples").glob("*.yaml")):
         for doc in yaml.safe_load_all(path.read_text()):
             if not doc:
                 continue
-            if simulate and doc.get("kind") == "AssistantSchedule":
-                runner = doc["spec"].setdefault("runner", {})
-                runner.setdefault("podAnnotations", {})["sim.aischeduler.io/message"] = json.dumps(
-                    SIMULATED_RESULT
-                )
+            name = doc["metadata"]["name"]
+            if doc.get("kind") == "AssistantSchedule":
+                spec = doc["spec"]
+                runner = spec.setdefault("runner", {})
+                if real is None:
+                    runner.setdefault("podAnnotations", {})["sim.aischeduler.io/message"] = (
+                        json.dumps(SIMULATED_RESULT)
+                    )
+                else:
+                    runner["image"] = real.runner_image
+                    platform = spec["platform"]
+                    platform["url"] = real.platform_url(platform["type"], name)
+            elif doc.get("kind") == "Secret" and real is not None:
+                doc["stringData"] = real.secret_data(name)
             doc.setdefault("metadata", {})["namespace"] = NAMESPACE
             docs.append(doc)
     return docs
@@ -84,18 +127,22 @@ def wait_for_history(kubectl: Kubectl, name: str, timeout: float = 120) -> dict[
     raise SystemExit(f"no run recorded for {name} in {timeout:.0f}s; status: {last.get('status')}")
 
 
-def run_demo(kubectl: Kubectl, kubeconfig: Path, simulate: bool, workdir: Path) -> None:
+def namespace(real: RealMode | None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": NAMESPACE}
+    if real is not None:
+        # Its pods go to the real node, and the kubelet gets restricted pods only.
+        meta["annotations"] = realnode.REAL_NAMESPACE
+        meta["labels"] = {"pod-security.kubernetes.io/enforce": "restricted"}
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
+
+
+def run_demo(
+    kubectl: Kubectl, kubeconfig: Path, simulate: bool, workdir: Path, real: RealMode | None = None
+) -> None:
     say("installing the AssistantSchedule CRD")
     kubectl("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
     kubectl("wait", "--for=condition=Established", "crd/assistantschedules.aischeduler.io")
-    kubectl(
-        "apply",
-        "-f",
-        "-",
-        stdin=yaml.safe_dump(
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}
-        ),
-    )
+    kubectl("apply", "-f", "-", stdin=yaml.safe_dump(namespace(real)))
 
     say("starting the operator (logs: %s)" % (workdir / "operator.log"))
     env = {
@@ -114,7 +161,7 @@ def run_demo(kubectl: Kubectl, kubeconfig: Path, simulate: bool, workdir: Path) 
         )
     try:
         say(f"applying examples/ into namespace {NAMESPACE}")
-        docs = example_documents(simulate)
+        docs = example_documents(real)
         kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(docs))
         schedules = [d["metadata"]["name"] for d in docs if d["kind"] == "AssistantSchedule"]
         for name in schedules:
@@ -132,7 +179,9 @@ def run_demo(kubectl: Kubectl, kubeconfig: Path, simulate: bool, workdir: Path) 
             "--overwrite",
             f"aischeduler.io/run-now={int(time.time())}",
         )
+        started = time.monotonic()
         entry = wait_for_history(kubectl, target)
+        recorded = time.monotonic() - started
         print()
         say(f"kubectl get asched -n {NAMESPACE}")
         print(kubectl("get", "asched", "-n", NAMESPACE))
@@ -151,10 +200,19 @@ def run_demo(kubectl: Kubectl, kubeconfig: Path, simulate: bool, workdir: Path) 
                 "--sort-by=.lastTimestamp",
             )
         )
-        if simulate:
+        if real is not None:
+            say(f"kubectl logs job/{entry['job']} (the real runner's JSON log lines)")
+            print(kubectl("logs", "-n", NAMESPACE, f"job/{entry['job']}"))
             say(
-                "runner pods were simulated by kwok on the embedded control plane; "
-                "run `make demo-real` with KUBECONFIG pointing at a real cluster for real calls"
+                f"REAL mode: the runner image {real.runner_image} ran in a real pod on "
+                f"{realnode.NAME} (kubelet + containerd) and called the platform double at "
+                f"{real.double_url}; run-now -> history entry in {recorded:.1f}s"
+            )
+        elif simulate:
+            say(
+                "SIMULATED mode: runner pods were played by kwok on the embedded control plane "
+                "(no real node: see why above); `make demo-real` with KUBECONFIG pointing at a "
+                "real cluster makes real calls"
             )
     finally:
         operator.terminate()
@@ -175,18 +233,29 @@ def main() -> int:
             parser.error("--bin is required for the local control plane")
         say(
             "starting the embedded control plane (etcd, kube-apiserver, controller-manager, "
-            "scheduler, kwok)"
+            "scheduler, kwok, and a real kubelet + containerd where the host allows)"
         )
-        cluster = LocalCluster(args.bin, workdir / "cluster").start()
+        cluster = LocalCluster(args.bin, workdir / "cluster", python=sys.executable).start()
+        double: DoubleServer | None = None
         try:
+            real = None
+            if cluster.real is not None:
+                double = DoubleServer((cluster.real.ip, 0)).start()
+                real = RealMode(cluster.real.images["runner"].ref, double.url)
+                say(f"real node {realnode.NAME} is Ready; platform doubles at {double.url}")
+            else:
+                say(f"no real node ({cluster.real_node_skipped}): kwok simulates the runs")
             run_demo(
                 Kubectl(str(args.bin / "kubectl"), cluster.kubeconfig),
                 cluster.kubeconfig,
-                True,
+                real is None,
                 workdir,
+                real,
             )
         finally:
-            say("stopping the control plane")
+            say("stopping the control plane (and restoring the host)")
+            if double is not None:
+                double.stop()
             cluster.stop()
     return 0
 

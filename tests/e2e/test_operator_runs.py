@@ -193,7 +193,13 @@ def test_failed_run_sets_last_run_condition_not_ready(s: Schedules) -> None:
     assert status["lastResult"] == "Failed"
     assert status["runs"]["failed"] == 1
     assert status["runs"]["consecutiveFailures"] == 1
-    assert ("Warning", "RunFailed") in [(t, r) for t, r, _ in s.events("flaky")]
+    # The event is posted after the status is written: wait for it, do not race it.
+    wait_for(
+        lambda: [(t, r) for t, r, _ in s.events("flaky")],
+        lambda events: ("Warning", "RunFailed") in events,
+        timeout=15,
+        what="the RunFailed event",
+    )
 
 
 def test_configuration_error_is_not_retried(s: Schedules) -> None:
@@ -280,11 +286,15 @@ def test_cronjob_firing_is_recorded_and_a_run_that_never_starts_is_missed(s: Sch
     assert entry["scheduledTime"] in upcoming, "the CronJob fired at a time not announced"
     assert entry["job"] == f"every-minute-{int(scheduled.timestamp()) // 60}"
     assert status["lastScheduleTime"] >= entry["scheduledTime"]
-    job = s.job(entry["job"])
+    # The Job is marked recorded in a write after the status: wait for it, do not race it.
+    job = wait_for(
+        lambda: s.job(entry["job"]),
+        lambda j: j is not None and j["metadata"]["labels"].get(RECORDED_LABEL) == "true",
+        what="the Job to be marked recorded",
+    )
     assert job is not None
     assert job["metadata"]["ownerReferences"][0]["kind"] == "CronJob"
     assert job["metadata"]["labels"][TRIGGER_LABEL] == "Scheduled"
-    assert job["metadata"]["labels"].get(RECORDED_LABEL) == "true"
     assert RUN_FINALIZER not in job["metadata"].get("finalizers", [])
 
     # Recorded Missed soon after its (zero) deadline, though nothing else happens to it.

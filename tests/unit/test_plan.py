@@ -212,6 +212,15 @@ def test_failed_job_message_says_why(reason: str, exit_code: int, fragment: str)
     assert [e.type for e in plan.events if e.reason == "RunFailed"] == ["Warning"]
 
 
+def test_oom_killed_runner_says_so() -> None:
+    jobs = [job("daily-1", state="Failed", reason="BackoffLimitExceeded")]
+    killed = pod("daily-1", exit_code=137, message="")
+    killed["status"]["containerStatuses"][0]["state"]["terminated"]["reason"] = "OOMKilled"
+    entry = run(schedule(), jobs, [killed]).status["history"][0]
+    assert entry["result"] == "Failed"
+    assert "runner OOMKilled (exit code 137)" in entry["message"]
+
+
 @pytest.mark.parametrize(
     ("message", "expected"),
     [

@@ -1,6 +1,7 @@
 """A real, hermetic Kubernetes control plane for tests, demos and development: etcd,
 kube-apiserver, kube-controller-manager, kube-scheduler and kwok (simulated Ready nodes
-whose pods play a runner), started from the binaries that ``tools/build.sh`` builds.
+whose pods play a runner), started from the binaries that ``tools/build.sh`` builds, and,
+where the host allows it, one real node (realnode.py) whose pods really run.
 
 Used as a pytest fixture (``LocalCluster(...).start()`` / ``.stop()``) and from the
 Makefile (``python -m localcluster up|down``)."""
@@ -8,6 +9,7 @@ Makefile (``python -m localcluster up|down``)."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -15,6 +17,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -23,7 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from localcluster import realnode
 from localcluster.certs import Pki, make_pki
+from localcluster.hoststate import HostState
 
 CONTROLLERS = (
     "job,cronjob,garbagecollector,namespace,serviceaccount,serviceaccount-token,"
@@ -32,6 +37,7 @@ CONTROLLERS = (
 )
 STAGES = Path(__file__).with_name("stages.yaml")
 NODE_LABEL = "aischeduler.io/simulated-node"
+NOT_READY_TAINT = "node.kubernetes.io/not-ready"
 
 
 class ClusterError(RuntimeError):
@@ -59,6 +65,7 @@ class Component:
     log: Path
     pid: int | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    pass_fds: tuple[int, ...] = ()
 
     def start(self) -> None:
         with self.log.open("ab") as out:
@@ -68,6 +75,7 @@ class Component:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # survives `cluster-up` exiting; killed as a group
+                pass_fds=self.pass_fds,
             )
         self.pid = self.process.pid
 
@@ -107,15 +115,30 @@ def stop_pids(pids: list[int], grace: float = 10.0) -> None:
 
 
 class LocalCluster:
-    def __init__(self, bin_dir: Path, workdir: Path, nodes: int = 2) -> None:
+    """``real_node``: True requires the real node, False leaves it out, None (the default)
+    adds it when the host allows and otherwise says why in ``real_node_skipped``."""
+
+    def __init__(
+        self,
+        bin_dir: Path,
+        workdir: Path,
+        nodes: int = 2,
+        real_node: bool | None = None,
+        python: str = sys.executable,
+    ) -> None:
         self.bin_dir = bin_dir
         self.workdir = workdir
         self.nodes = nodes
+        self.want_real_node = real_node
+        self.python = python
+        self.real: realnode.RealNode | None = None
+        self.real_node_skipped: str | None = None
         self.components: list[Component] = []
         self.kubeconfig = workdir / "kubeconfig"
         self.state_file = workdir / "state.json"
         self.server = ""
         self._pki: Pki | None = None
+        self._machine_lock: int | None = None
 
     # ----------------------------------------------------------------- lifecycle
     def start(self, timeout: float = 180.0) -> LocalCluster:
@@ -128,15 +151,19 @@ class LocalCluster:
         for log in self.workdir.glob("*.log"):
             log.unlink()
         self._pki = make_pki(self.workdir / "pki")
-        deadline = time.monotonic() + timeout
         try:
+            self._prepare_real_node()  # before the deadline: a cold image build takes minutes
+            deadline = time.monotonic() + timeout
             etcd_url = self._start_etcd()
             self._start_apiserver(etcd_url, deadline)
             self._write_kubeconfig()
             self._start_controllers()
             self._create_nodes()
             self._wait("controller-manager", deadline, self._service_account_ready)
+            self._start_real_node(deadline)
             self._wait("kwok", deadline, self._nodes_ready)
+            if self.real is not None:
+                self._wait("kubelet", deadline, self._real_node_ready)
         except BaseException:
             self.stop()
             raise
@@ -149,7 +176,75 @@ class LocalCluster:
             if c.process is not None:
                 c.process.wait(timeout=5)
         self.components.clear()
+        # Also after a start that failed half-way: restores what was recorded, if anything.
+        realnode.restore_host(self.workdir / "realnode")
+        self._unlock_machine()
         self.state_file.unlink(missing_ok=True)
+
+    # ----------------------------------------------------------------- real node
+    def _prepare_real_node(self) -> None:
+        if self.want_real_node is False:
+            self.real_node_skipped = "not asked for"
+            return
+        why = realnode.why_not(self.bin_dir)
+        # Recorded before anything of the node (its lock included) exists on the host;
+        # stop() and `down` restore it.
+        host = HostState.capture()
+        why = why or self._lock_machine()
+        if why is not None:
+            if self.want_real_node:
+                raise ClusterError(f"the real node cannot run here: {why}")
+            self.real_node_skipped = why
+            return
+        realnode.save_host_state(self.workdir / "realnode", host)
+        try:
+            images = realnode.build_images(self.bin_dir, self.python)
+        except RuntimeError as e:
+            if self.want_real_node:
+                raise ClusterError(str(e)) from e
+            self.real_node_skipped = f"its images could not be built: {str(e)[-300:]}"
+            realnode.restore_host(self.workdir / "realnode")
+            self._unlock_machine()
+            return
+        self.real = realnode.RealNode(self.bin_dir, images)
+
+    def _lock_machine(self) -> str | None:
+        """One real node per machine (it uses fixed host paths): containerd inherits this
+        lock and holds it as long as it runs, also after `cluster-up` has exited."""
+        realnode.MACHINE_LOCK.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(realnode.MACHINE_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return f"another real node runs on this machine ({realnode.MACHINE_LOCK} is locked)"
+        self._machine_lock = fd
+        return None
+
+    def _unlock_machine(self) -> None:
+        if self._machine_lock is not None:
+            os.close(self._machine_lock)
+            self._machine_lock = None
+
+    def _start_real_node(self, deadline: float) -> None:
+        node = self.real
+        if node is None:
+            return
+        node.write_config(self.kubeconfig, free_port())
+        containerd = Component(
+            "containerd",
+            node.containerd_argv(),
+            self.workdir / "containerd.log",
+            pass_fds=(self._machine_lock,) if self._machine_lock is not None else (),
+        )
+        containerd.start()
+        self.components.append(containerd)
+        self._wait("containerd", deadline, node.containerd_up)
+        try:
+            node.import_images()
+        except RuntimeError as e:
+            raise ClusterError(str(e)) from e
+        self._spawn("kubelet", node.kubelet_argv())
 
     # ----------------------------------------------------------------- components
     def _spawn(self, name: str, argv: list[str]) -> Component:
@@ -191,6 +286,10 @@ class LocalCluster:
                 "--bind-address=127.0.0.1",
                 "--advertise-address=127.0.0.1",
                 f"--secure-port={port}",
+                # The real node is reached at its address (logs, exec), not by host name.
+                "--kubelet-preferred-address-types=InternalIP,Hostname",
+                # Namespaces pin their pods to the real node (realnode.REAL_NAMESPACE).
+                "--enable-admission-plugins=PodNodeSelector,PodTolerationRestriction",
                 f"--cert-dir={self.workdir / 'apiserver-certs'}",
                 f"--tls-cert-file={pki.serving_cert}",
                 f"--tls-private-key-file={pki.serving_key}",
@@ -298,6 +397,14 @@ class LocalCluster:
         return True
 
     def _nodes_ready(self) -> bool:
+        simulated = [n for n in self._ready_nodes() if NODE_LABEL in n["metadata"]["labels"]]
+        return len(simulated) >= self.nodes
+
+    def _real_node_ready(self) -> bool:
+        return any(n["metadata"]["name"] == realnode.NAME for n in self._ready_nodes())
+
+    def _ready_nodes(self) -> list[dict[str, Any]]:
+        """Nodes that report Ready, with the not-ready taint lifted from them."""
         nodes = json.loads(self.get("/api/v1/nodes"))["items"]
         ready = [
             n
@@ -306,17 +413,19 @@ class LocalCluster:
             if c["type"] == "Ready" and c["status"] == "True"
         ]
         for node in ready:
-            if node["spec"].get("taints"):
+            taints = node["spec"].get("taints") or []
+            kept = [t for t in taints if t["key"] != NOT_READY_TAINT]
+            if kept != taints:
                 # The node lifecycle controller, which would lift the not-ready taint that
                 # admission puts on new nodes, is not run (kwok sends no heartbeats it
-                # would accept), so lift it once kwok reports the node Ready.
+                # would accept), so lift it once the node reports Ready.
                 self.request(
                     "PATCH",
                     f"/api/v1/nodes/{node['metadata']['name']}",
-                    {"spec": {"taints": None}},
+                    {"spec": {"taints": kept or None}},
                     content_type="application/merge-patch+json",
                 )
-        return len(ready) >= self.nodes
+        return ready
 
     def _wait(self, what: str, deadline: float, check: Callable[[], bool]) -> None:
         while time.monotonic() < deadline:
@@ -395,16 +504,21 @@ class LocalCluster:
             "kubeconfig": str(self.kubeconfig),
             "server": self.server,
             "pids": {c.name: c.pid for c in self.components},
+            "realNode": self.real.describe() if self.real is not None else None,
+            "realNodeSkipped": self.real_node_skipped,
         }
         self.state_file.write_text(json.dumps(state, indent=2))
 
 
 def stop_from_state(workdir: Path) -> list[str]:
-    """Stops a cluster started by another process (``make cluster-up``); returns names."""
+    """Stops a cluster started by another process (``make cluster-up``) and restores the
+    host after its real node; returns the names stopped and what was restored."""
     state_file = workdir / "state.json"
     if not state_file.exists():
         return []
-    pids: dict[str, int] = json.loads(state_file.read_text())["pids"]
+    state = json.loads(state_file.read_text())
+    pids: dict[str, int] = state["pids"]
     stop_pids(list(pids.values()))
+    restored = realnode.restore_host(workdir / "realnode")
     state_file.unlink()
-    return list(pids)
+    return [*pids, *restored]

@@ -111,8 +111,22 @@ def _report(pods: list[dict[str, Any]]) -> RunnerReport | None:
     return None
 
 
+def _killed(pods: list[dict[str, Any]]) -> str | None:
+    """Why the kernel or the kubelet ended the runner (OOMKilled, ...), which the runner
+    itself could not report; None for an exit of its own (Completed, Error)."""
+    for pod in _newest(pods)[:1]:
+        terminated = _runner_state(pod, "terminated") or {}
+        reason = terminated.get("reason")
+        if reason not in (None, "Completed", "Error"):
+            return f"runner {reason} (exit code {terminated.get('exitCode')})"
+    return None
+
+
 def _failure_message(
-    job: dict[str, Any], failed: dict[str, Any], report: RunnerReport | None
+    job: dict[str, Any],
+    failed: dict[str, Any],
+    report: RunnerReport | None,
+    killed: str | None = None,
 ) -> str:
     reason = failed.get("reason", "")
     spec = job.get("spec", {})
@@ -125,6 +139,8 @@ def _failure_message(
         head = f"failed after {attempts} attempt(s)"
     else:
         head = failed.get("message") or reason or "the Job failed"
+    if killed is not None:
+        head = f"{head}: {killed}"
     if report is not None and report.message:
         return f"{head}: {report.message}"
     return head
@@ -139,7 +155,7 @@ def view_job(job: dict[str, Any], pods: list[dict[str, Any]]) -> JobView:
     completion = parse_time(status.get("completionTime"))
     if failed is not None:
         completion = completion or parse_time(failed.get("lastTransitionTime"))
-        message = _failure_message(job, failed, report)
+        message = _failure_message(job, failed, report, _killed(pods))
     elif complete is not None:
         message = report.message if report and report.message else "succeeded"
     else:

@@ -1,0 +1,3 @@
+module aischeduler.io/realnode
+
+go 1.26
