@@ -97,7 +97,7 @@ def pid_alive(pid: int) -> bool:
         return True
     try:  # a zombie child of ours counts as gone
         return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except (FileNotFoundError, IndexError):
+    except (OSError, IndexError):  # gone meanwhile: ENOENT, or ESRCH mid-exit
         return False
 
 
