@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the pinned test tooling from the Go modules under tools/ (control plane binaries,
-# kwok, helm, the cron golden-vector generator) into a cache outside the checkout, and
+# kwok, helm, the cron golden-vector generator, Argo CD's Lua runtime) into a cache outside
+# the checkout, and
 # prints, as its last line, one bin directory holding all of them.
 #
 # Each module is cached on its own, keyed by its go.mod, go.sum, Go sources and the build
@@ -22,6 +23,7 @@ TOOLS=(
   "cronvectors kube ./cronvectors"
   "kwok kwok sigs.k8s.io/kwok/cmd/kwok"
   "helm helm helm.sh/helm/v3/cmd/helm"
+  "argocd-lua argocd ."
 )
 
 kube_version=v1.36.3
