@@ -17,6 +17,7 @@ import pytest
 from kubernetes import client, config
 from schedules import Schedules  # tests/e2e/schedules.py
 
+from argocd_lua import ArgoCD  # tests/argocd_lua.py
 from localcluster import LocalCluster
 from localcluster.cluster import free_port
 
@@ -79,6 +80,13 @@ def tools_bin() -> Path:
     if out.returncode != 0:
         raise RuntimeError(f"tools/build.sh failed:\n{out.stderr[-4000:]}")
     return Path(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="session")
+def argocd() -> ArgoCD:
+    """Argo CD's Lua runtime (pinned build) over gitops/argocd/argocd-cm.yaml. A failed build
+    fails the tests that need it."""
+    return ArgoCD(tools_bin() / "argocd-lua")
 
 
 @pytest.fixture(scope="session")
