@@ -28,6 +28,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "/tests/e2e/" in str(item.path):
             item.add_marker(pytest.mark.e2e)
+    # Tests that run their own operator (test_install) must not share the cluster with the
+    # session's operator, which starts with the first test that needs it and runs to the
+    # end: tests without it go first (a stable sort keeps the order otherwise).
+    items.sort(key=lambda item: "operator" in getattr(item, "fixturenames", ()))
     # Tests that play runner outcomes through kwok's pod annotations need simulated
     # nodes: the local control plane has them; another cluster only if it runs kwok with
     # our stages (say so with AISCHED_TEST_SIMULATED=1). Deselected, never passed.

@@ -50,6 +50,13 @@ def flux(
         cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(crd))
     cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
     core = client.CoreV1Api(api)
+    # deploy/ creates aischeduler-system: an earlier install test may still be deleting it.
+    wait_for(
+        lambda: [n.metadata.name for n in core.list_namespace().items],
+        lambda names: "aischeduler-system" not in names,
+        timeout=120,
+        what="no aischeduler-system namespace left by an earlier test",
+    )
     for ns in (NAMESPACE, SCHEDULES_NAMESPACE):
         core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
     controllers = FluxControllers(
