@@ -38,6 +38,9 @@ crds: $(STAMP)  ## regenerate crds/, the chart's CRD and deploy/install.yaml fro
 	$(PY) -m aischeduler_operator.crd --write
 	$(MAKE) manifests
 
+gitops: $(STAMP)  ## regenerate gitops/argocd/argocd-cm.yaml from the .lua scripts beside it
+	$(PY) tools/argocd_cm.py --write
+
 unit: $(STAMP)  ## fast tests with no cluster
 	$(PY) -m pytest -m "not e2e" -q
 
@@ -58,7 +61,7 @@ cluster-down: $(STAMP)  ## stop the local control plane and restore the host
 run: $(STAMP)  ## run the operator in the foreground against $$KUBECONFIG
 	$(VENV)/bin/aischeduler-operator
 
-.PHONY: help venv tools lint fmt crds unit e2e test cluster-up cluster-down run demo demo-real bench
+.PHONY: help venv tools lint fmt crds gitops unit e2e test cluster-up cluster-down run demo demo-real bench
 .PHONY: manifests chart-lint images e2e-kind
 
 # ---------------------------------------------------------------- install/operate layer

@@ -19,6 +19,7 @@ import pytest
 from kubernetes import client, config
 from schedules import Schedules  # tests/e2e/schedules.py
 
+from argocd_lua import ArgoCD  # tests/argocd_lua.py
 from localcluster import LocalCluster
 from localcluster.cluster import free_port
 
@@ -37,9 +38,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.e2e)
         if "/tests/real/" in str(item.path):
             item.add_marker(pytest.mark.real)
-    # The host-restore test starts and stops a real node of its own: first, before the
-    # session's cluster holds the machine's one real node.
-    items.sort(key=lambda i: not i.get_closest_marker("own_real_node"))
+    # First the host-restore test, which starts and stops a real node of its own before the
+    # session's cluster holds the machine's one real node; then the tests without the
+    # session's operator (test_install runs operators of its own, which must not share the
+    # cluster with the session's, which runs from its first user to the end). The sort is
+    # stable, so the order is kept otherwise.
+    items.sort(
+        key=lambda i: (
+            not i.get_closest_marker("own_real_node"),
+            "operator" in getattr(i, "fixturenames", ()),
+        )
+    )
     # Tests that play runner outcomes through kwok's pod annotations need simulated
     # nodes: the local control plane has them; another cluster only if it runs kwok with
     # our stages (say so with AISCHED_TEST_SIMULATED=1). Deselected, never passed.
@@ -118,6 +127,13 @@ def tools_bin() -> Path:
     if out.returncode != 0:
         raise RuntimeError(f"tools/build.sh failed:\n{out.stderr[-4000:]}")
     return Path(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="session")
+def argocd() -> ArgoCD:
+    """Argo CD's Lua runtime (pinned build) over gitops/argocd/argocd-cm.yaml. A failed build
+    fails the tests that need it."""
+    return ArgoCD(tools_bin() / "argocd-lua")
 
 
 @pytest.fixture(scope="session")

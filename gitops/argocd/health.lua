@@ -1,6 +1,8 @@
 -- Argo CD health check for aischeduler.io/AssistantSchedule.
 -- Reconcile health only: a failed last run (condition LastRunSucceeded=False) does not
--- make the application Degraded; only a spec the operator rejects does.
+-- make the application Degraded; a spec the operator rejects does, and so does a schedule
+-- the operator paused (condition Paused=True: too many failures, token budget spent),
+-- because it no longer fires until someone looks.
 local hs = {}
 
 local function findCondition(conditions, conditionType)
@@ -46,6 +48,13 @@ if ready.status == "False" and invalidReasons[ready.reason] then
   return hs
 end
 
+local paused = findCondition(obj.status.conditions, "Paused")
+if paused ~= nil and paused.status == "True" then
+  hs.status = "Degraded"
+  hs.message = "Paused: " .. (paused.reason or "Paused") .. ": " .. (paused.message or "")
+  return hs
+end
+
 if obj.spec ~= nil and obj.spec.suspend == true then
   hs.status = "Suspended"
   hs.message = "Schedule is suspended"
@@ -55,6 +64,10 @@ end
 if ready.status == "True" then
   hs.status = "Healthy"
   local message = ready.message or "Schedule is active"
+  -- A finished one-time run, or a window or run limit reached: done, not broken.
+  if obj.status.phase == "Completed" then
+    message = "Completed: " .. message
+  end
   local lastRun = findCondition(obj.status.conditions, "LastRunSucceeded")
   if lastRun ~= nil and lastRun.status == "False" then
     message = message .. "; last run: " .. (lastRun.reason or "Failed")
