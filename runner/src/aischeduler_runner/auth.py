@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from .errors import ConfigError, RunFailedError
 from .http import Effect, Http
-from .platforms.base import parse_json_object
+from .platforms.base import as_int, parse_json_object
 from .redact import Redactor
 from .settings import Keycloak
 
@@ -90,7 +90,9 @@ class KeycloakBearer:
         if not isinstance(token, str) or not token:
             raise RunFailedError(f"{what}: the answer has no access_token")
         expires_in = body.get("expires_in")
-        lifetime = float(expires_in) if isinstance(expires_in, int | float) else math.inf
+        # A lifetime of the wrong type or beyond any float (`1e400`) is no lifetime.
+        seconds = as_int(expires_in)
+        lifetime = float(seconds) if seconds is not None else math.inf
         self._renew_at = self._clock() + lifetime - REFRESH_MARGIN_SECONDS
         self.tokens_fetched += 1
         self._http.log.info(
