@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -28,6 +29,8 @@ from hypothesis import strategies as st
 from .conftest import RunnerRun, RunRunner
 from .fakes import (
     API_KEY,
+    CLIENT_SECRET,
+    ISSUED_TOKENS,
     SIGNING_SECRET,
     TOKEN,
     WEBHOOK_TOKEN,
@@ -525,3 +528,68 @@ def first_only(
         return odd(request) if len(served) == 1 else usual(request)
 
     return handle
+
+
+# --- Keycloak: the token endpoint answers oddly, CodeMie as usual ----------------------------
+
+REALM = "fuzz"
+TOKEN_PATH = f"/realms/{REALM}/protocol/openid-connect/token"
+
+
+def keycloak_exits(answer: Answer) -> set[int]:
+    """A token request is a read: resent after transient failures, never started work."""
+    status = effective_status(answer)
+    if answer.delivery in ("drip", "gzip-garbage"):
+        return {1}
+    if status in (400, *CONFIG_STATUSES):
+        return {2}  # Keycloak refusing the client or the user
+    if not 200 <= status < 300 or status == 204:
+        return {1}
+    if answer.body.kind == "valid":
+        return {0}
+    if answer.body.kind == "wrong-type":
+        # Another string is a token CodeMie refuses (401, exit 2); anything else is none.
+        return {1, 2} if answer.body.field == "access_token" else {0}
+    return {1}
+
+
+@FUZZ_SETTINGS
+@given(data=st.data())
+def test_fuzzed_answer_from_keycloak(
+    data: st.DataObject, servers: tuple[FakeServer, FakeServer], run_runner: RunRunner
+) -> None:
+    platform, elsewhere = servers
+    token = f"kc-fuzz-{uuid.uuid4().hex}"
+    ISSUED_TOKENS.append(token)  # so the leak check looks for it too
+    target = Target(
+        "keycloak token",
+        "POST",
+        TOKEN_PATH,
+        codemie_env,
+        lambda: Reply(200, {"access_token": token, "expires_in": 300, "token_type": "Bearer"}),
+        ("access_token", "expires_in", "token_type"),
+        None,
+    )
+    answer = data.draw(answers(target), label="answer")
+    serve(target, answer, platform, elsewhere)
+    platform.route("POST", ASSISTANT.path, codemie_answer(ANSWER))
+    platform.guard = lambda request: (
+        None
+        if request.path == TOKEN_PATH or request.bearer == token
+        else Reply(401, {"detail": "invalid token"})
+    )
+
+    run = run_runner(
+        {
+            "AISCHED_PLATFORM_URL": platform.url,
+            "AISCHED_AUTH_SERVER_URL": platform.url,
+            "AISCHED_AUTH_REALM": REALM,
+            "AISCHED_CLIENT_ID": "scheduler",
+            "AISCHED_CLIENT_SECRET": CLIENT_SECRET,
+            "AISCHED_TIMEOUT_SECONDS": str(DEADLINE_SECONDS),
+        }
+    )
+
+    assert run.exit_code in keycloak_exits(answer), f"{answer}\n{run.describe()}"
+    assert not run.events("run.internal_error"), run.describe()
+    assert elsewhere.requests == [], "a redirect was followed"

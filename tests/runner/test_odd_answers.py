@@ -14,6 +14,8 @@ import pytest
 
 from .conftest import RunRunner
 from .fakes import (
+    CLIENT_SECRET,
+    ISSUED_TOKENS,
     TOKEN,
     FakeKeycloak,
     FakeServer,
@@ -145,3 +147,27 @@ def json_with_huge_lifetime(body: dict[str, Any]) -> bytes:
     """The token answer with `expires_in: 10**400`, an integer no float can hold."""
     text = json.dumps({**body, "expires_in": 0})
     return text.replace('"expires_in": 0', '"expires_in": 1' + "0" * 400).encode()
+
+
+def test_token_in_a_keycloak_error_answer_is_not_quoted(
+    server: FakeServer, run_runner: RunRunner
+) -> None:
+    # The failed request's body is quoted in the message: the token in it must be masked
+    # (run_runner's leak check looks for every issued token).
+    token = "kc-access-in-an-error-answer"
+    ISSUED_TOKENS.append(token)
+    path = "/realms/r/protocol/openid-connect/token"
+    server.route("POST", path, Reply(502, {"access_token": token, "error": "proxy"}))
+
+    run = run_runner(
+        {
+            "AISCHED_PLATFORM_URL": server.url,
+            "AISCHED_AUTH_SERVER_URL": server.url,
+            "AISCHED_AUTH_REALM": "r",
+            "AISCHED_CLIENT_ID": "scheduler",
+            "AISCHED_CLIENT_SECRET": CLIENT_SECRET,
+        }
+    )
+
+    assert run.exit_code == 1, run.describe()
+    assert "HTTP 502" in run.result.message

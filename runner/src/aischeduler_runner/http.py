@@ -197,13 +197,15 @@ class Http:
         headers: Mapping[str, str] | None = None,
         auth: Authenticator | None = None,
         config_statuses: frozenset[int] = CONFIG_STATUSES,
+        inspect: Callable[[httpx.Response], None] | None = None,
     ) -> httpx.Response:
         """Return the first 2xx response, or raise ConfigError / RunFailedError / DeadlineError.
 
         `what` names the call in logs and messages. `effect` decides what is retried (see
         `may_resend`); the sends of a request that starts work are the result's `attempts`.
         A request that starts work and may have reached the platform raises
-        MaybeStartedError instead of being sent again.
+        MaybeStartedError instead of being sent again. `inspect` sees every response,
+        whatever its status, before anything quotes its body (to learn secrets in it).
         """
         attempt = 0
         refreshed = False
@@ -261,6 +263,8 @@ class Http:
                         status=status,
                         elapsedSeconds=round(response.elapsed.total_seconds(), 3),
                     )
+                    if inspect is not None:
+                        inspect(response)
                     if 200 <= status < 300:
                         return response
                     # 4xx, 429 and 503 say the work was not done; 500/502/504 may come after
