@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 from kubernetes.client.exceptions import ApiException
 from schedules import Schedules, body, condition, is_ready
@@ -362,9 +362,11 @@ def test_generated_specs(s: Schedules, watch: Watch, spec: dict[str, Any]) -> No
     refusal = create_or_refusal(s, manifest(name, spec))
     if refusal is not None:
         assert "spec" in refusal or "metadata" in refusal, refusal
+        event("refused at admission")
     else:
         got, ready_condition = outcome(s, name)
         assert got == READY or got in NOT_READY_REASONS, ready_condition
+        event(f"accepted: {got}")  # the mix, with --hypothesis-show-statistics
     examples = _count(s)
     if examples % CANARY_EVERY == 0:
         watch.check()
