@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
+from aischeduler_operator.names import SCHEDULE_LABEL, owned_labels
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
 CRD_NAME = "assistantschedules.aischeduler.io"
@@ -113,3 +115,20 @@ def test_bad_schedule_is_rejected_with_the_cel_message(
         assert "is invalid" in out, out
         assert message in out, out
     assert cluster.kubectl("get", "asched", "-n", namespace, "-o", "name").strip() == ""
+
+
+def test_runner_egress_policy_selects_runner_pods_only(cluster: Any, namespace: str) -> None:
+    """The NetworkPolicy example is valid (server-side dry run) and selects pods by the
+    operator's own label, which every runner pod carries and podLabels cannot override."""
+    path = ROOT / "examples" / "networkpolicy-runner-egress.yaml"
+    dry = cluster.kubectl(
+        "create", "--dry-run=server", "-n", namespace, "-f", str(path), "-o", "json"
+    )
+    policy = json.loads(dry)
+    selector = policy["spec"]["podSelector"]["matchLabels"]
+    assert selector.items() <= owned_labels("any-schedule").items()
+    assert SCHEDULE_LABEL not in selector  # all schedules, not one
+    assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+    assert "ingress" not in policy["spec"]  # nothing may connect to a runner
+    ports = {(p["protocol"], p["port"]) for rule in policy["spec"]["egress"] for p in rule["ports"]}
+    assert ports == {("UDP", 53), ("TCP", 53), ("TCP", 443)}

@@ -59,8 +59,17 @@ class Reply:
     block: bool = False
     # Close the connection without answering, as a crashing proxy does.
     drop: bool = False
+    # Replaces the Content-Type the body's type implies (odd or lying charsets).
+    content_type: str | None = None
+    # Send the body in pieces of this many bytes with `drip_seconds` between them.
+    drip_bytes: int = 0
+    drip_seconds: float = 0.0
 
     def encoded(self) -> tuple[bytes, str]:
+        body, content_type = self._encoded()
+        return body, self.content_type if self.content_type is not None else content_type
+
+    def _encoded(self) -> tuple[bytes, str]:
         if isinstance(self.body, bytes):
             return self.body, "application/octet-stream"
         if isinstance(self.body, str):
@@ -166,7 +175,15 @@ def _handler_class(server: FakeServer) -> type[BaseHTTPRequestHandler]:
             for name, value in reply.headers.items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(body)
+            if not reply.drip_bytes:
+                self.wfile.write(body)
+                return
+            for start in range(0, len(body), reply.drip_bytes):
+                self.wfile.write(body[start : start + reply.drip_bytes])
+                self.wfile.flush()
+                # Paced by the server's stop event, so stopping the server ends the drip.
+                if server.release.wait(reply.drip_seconds):
+                    return
 
         do_GET = do_POST = do_PUT = _serve  # noqa: N815 - http.server's naming
 

@@ -10,9 +10,11 @@ import math
 import time
 from collections.abc import Callable
 
+import httpx
+
 from .errors import ConfigError, RunFailedError
 from .http import Effect, Http
-from .platforms.base import parse_json_object
+from .platforms.base import as_int, parse_json_object
 from .redact import Redactor
 from .settings import Keycloak
 
@@ -60,6 +62,16 @@ class KeycloakBearer:
         self._token = None
         return True
 
+    def _learn_tokens(self, response: httpx.Response) -> None:
+        """Known secrets from here on, before anything could log or quote them."""
+        try:
+            body = parse_json_object(response, "Keycloak token answer")
+        except RunFailedError:
+            return  # no JSON object, so no token fields
+        for key in ("access_token", "refresh_token", "id_token"):
+            if isinstance(body.get(key), str):
+                self._redactor.add(body[key])
+
     def _fetch(self) -> str:
         kc = self._keycloak
         form = {"grant_type": kc.grant, "client_id": kc.client_id}
@@ -78,19 +90,19 @@ class KeycloakBearer:
                 # Asking for a token changes nothing: resent after any transient failure.
                 effect=Effect.READ,
                 config_statuses=TOKEN_CONFIG_STATUSES,
+                # An error answer may carry tokens too, and its body is quoted in messages.
+                inspect=self._learn_tokens,
             )
         except ConfigError as exc:
             raise ConfigError(f"Keycloak rejected the credentials: {exc.message}") from exc
         body = parse_json_object(response, what)
-        # Known secrets from here on, before anything could log them.
-        for key in ("access_token", "refresh_token", "id_token"):
-            if isinstance(body.get(key), str):
-                self._redactor.add(body[key])
         token = body.get("access_token")
         if not isinstance(token, str) or not token:
             raise RunFailedError(f"{what}: the answer has no access_token")
         expires_in = body.get("expires_in")
-        lifetime = float(expires_in) if isinstance(expires_in, int | float) else math.inf
+        # A lifetime of the wrong type or beyond any float (`1e400`) is no lifetime.
+        seconds = as_int(expires_in)
+        lifetime = float(seconds) if seconds is not None else math.inf
         self._renew_at = self._clock() + lifetime - REFRESH_MARGIN_SECONDS
         self.tokens_fetched += 1
         self._http.log.info(

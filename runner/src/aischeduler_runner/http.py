@@ -9,6 +9,7 @@ fails the run (exit 1).
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import Enum
 from http import HTTPStatus
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, Protocol
 
 import httpx
@@ -35,8 +37,23 @@ NOTHING_STARTED_STATUSES = frozenset({429, 503})
 # ConnectError), no connection in time. A read timeout or a dropped connection may come
 # after the platform got the request.
 NOT_SENT_ERRORS: tuple[type[httpx.TransportError], ...] = (httpx.ConnectError, httpx.ConnectTimeout)
+# A response that arrived but cannot be read (its Content-Encoding does not decode): httpx
+# raises DecodingError, which is no TransportError, yet it is a failure of the exchange.
+EXCHANGE_ERRORS: tuple[type[httpx.RequestError], ...] = (httpx.TransportError, httpx.DecodingError)
 # How much of an error body goes into a message.
 ERROR_BODY_CHARS = 300
+
+
+class _RefuseCookies(DefaultCookiePolicy):
+    def set_ok(self, cookie: Any, request: Any) -> bool:
+        return False
+
+
+def cookie_jar() -> CookieJar:
+    """A jar that keeps no cookie: the runner needs none, and httpx builds the follow-up
+    request of every redirect (followed or not) with the stored cookies, which fails on a
+    cookie that is not ASCII."""
+    return CookieJar(policy=_RefuseCookies())
 
 
 class Effect(Enum):
@@ -51,9 +68,9 @@ class Effect(Enum):
     STARTS_WORK = "starts work"
 
 
-def may_resend(effect: Effect, failure: int | httpx.TransportError) -> bool:
+def may_resend(effect: Effect, failure: int | httpx.RequestError) -> bool:
     """Whether a request that failed with this status or transport error may be sent again."""
-    if isinstance(failure, httpx.TransportError):
+    if isinstance(failure, httpx.RequestError):
         return effect is Effect.READ or isinstance(failure, NOT_SENT_ERRORS)
     if effect is Effect.STARTS_WORK:
         return failure in NOTHING_STARTED_STATUSES
@@ -93,9 +110,12 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
         return None
     value = value.strip()
     try:
-        return max(float(value), 0.0)
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        # "nan" parses as a float but is no delay (and time.sleep refuses it).
+        return max(seconds, 0.0) if not math.isnan(seconds) else None
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -105,12 +125,26 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
 
 
+def response_text(response: httpx.Response) -> str:
+    """The body as text in its declared charset, else UTF-8; never raises.
+
+    httpx's `Response.text` raises for charsets that name no text codec (`base64`,
+    `rot13`, `idna`'s error handling) or for UTF-16 without a byte-order mark, and a
+    platform's answer must not turn into an internal error.
+    """
+    charset = response.charset_encoding or "utf-8"
+    try:
+        return response.content.decode(charset, errors="replace")
+    except (LookupError, UnicodeError, TypeError, ValueError):
+        return response.content.decode("utf-8", errors="replace")
+
+
 def body_excerpt(response: httpx.Response, limit: int = ERROR_BODY_CHARS) -> str:
-    text = " ".join(response.text.split())
+    text = " ".join(response_text(response).split())
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def describe_transport_error(exc: httpx.TransportError) -> str:
+def describe_transport_error(exc: httpx.RequestError) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return f"timed out ({type(exc).__name__})"
     return f"connection error ({type(exc).__name__}: {exc})"
@@ -163,13 +197,15 @@ class Http:
         headers: Mapping[str, str] | None = None,
         auth: Authenticator | None = None,
         config_statuses: frozenset[int] = CONFIG_STATUSES,
+        inspect: Callable[[httpx.Response], None] | None = None,
     ) -> httpx.Response:
         """Return the first 2xx response, or raise ConfigError / RunFailedError / DeadlineError.
 
         `what` names the call in logs and messages. `effect` decides what is retried (see
         `may_resend`); the sends of a request that starts work are the result's `attempts`.
         A request that starts work and may have reached the platform raises
-        MaybeStartedError instead of being sent again.
+        MaybeStartedError instead of being sent again. `inspect` sees every response,
+        whatever its status, before anything quotes its body (to learn secrets in it).
         """
         attempt = 0
         refreshed = False
@@ -207,7 +243,7 @@ class Http:
                         headers=request_headers,
                         timeout=httpx.Timeout(remaining),
                     )
-                except httpx.TransportError as exc:
+                except EXCHANGE_ERRORS as exc:
                     maybe_started = not may_resend(Effect.STARTS_WORK, exc)
                     if (
                         isinstance(exc, httpx.TimeoutException)
@@ -227,6 +263,8 @@ class Http:
                         status=status,
                         elapsedSeconds=round(response.elapsed.total_seconds(), 3),
                     )
+                    if inspect is not None:
+                        inspect(response)
                     if 200 <= status < 300:
                         return response
                     # 4xx, 429 and 503 say the work was not done; 500/502/504 may come after
@@ -271,7 +309,7 @@ class Http:
             response = self.client.request(
                 method, url, headers=headers, timeout=httpx.Timeout(seconds)
             )
-        except httpx.TransportError as exc:
+        except EXCHANGE_ERRORS as exc:
             return describe_transport_error(exc)
         except RunnerError as exc:  # e.g. no token could be fetched
             return exc.message

@@ -18,7 +18,7 @@ from . import __version__
 from .auth import KeycloakBearer, StaticBearer
 from .deadline import Deadline
 from .errors import EXIT_FAILED, EXIT_SUCCEEDED, RunnerError, TerminatedError
-from .http import Authenticator, Backoff, Http
+from .http import Authenticator, Backoff, Http, cookie_jar
 from .logs import JsonLog
 from .platforms.base import Outcome, Platform
 from .platforms.codemie import CodeMie
@@ -57,7 +57,9 @@ def run(environ: Mapping[str, str], stdout: BinaryIO) -> int:
         backoff = Backoff(
             settings.backoff_base_seconds, settings.backoff_max_seconds, settings.max_attempts
         )
-        with httpx.Client(headers={"User-Agent": f"aischeduler-runner/{__version__}"}) as client:
+        with httpx.Client(
+            headers={"User-Agent": f"aischeduler-runner/{__version__}"}, cookies=cookie_jar()
+        ) as client:
             http = Http(client, deadline, backoff, log, secret_name=settings.credentials_secret)
             platform = _platform(settings, http, redactor, log)
             try:

@@ -42,7 +42,9 @@ def parse_json_object(response: httpx.Response, what: str) -> dict[str, Any]:
     """The response body as a JSON object, or RunFailedError with a message saying what came."""
     try:
         body = json.loads(response.content)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    # ValueError also covers integers longer than Python converts; RecursionError, arrays
+    # nested deeper than the parser recurses.
+    except (ValueError, RecursionError) as exc:
         raise RunFailedError(
             f"{what}: HTTP {response.status_code} with a body that is not valid JSON "
             f"({exc}); body starts: {body_excerpt(response, 120)!r}"
@@ -55,14 +57,20 @@ def parse_json_object(response: httpx.Response, what: str) -> dict[str, Any]:
     return body
 
 
+# Counts beyond this are no real count, and the operator stores `tokensUsed` in a field
+# the apiserver keeps as a 64-bit integer (and JSON readers as a double).
+MAX_COUNT = 2**53 - 1
+
+
 def as_int(value: Any) -> int | None:
-    """A token count from an answer; None when absent or not a whole number."""
+    """A count (tokens, pages) from an answer; None when absent, negative, absurdly large or
+    not a whole number."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
     if isinstance(value, float) and value.is_integer():
-        return int(value)
+        value = int(value)
+    if isinstance(value, int) and 0 <= value <= MAX_COUNT:
+        return value
     return None
 
 

@@ -169,7 +169,7 @@ class CodeMie:
         interval = backoff.base_seconds
         status = body.get("overall_status")
         try:
-            while status not in TERMINAL_STATUSES:
+            while not _is_terminal(status):
                 deadline.activity = f"workflow execution {execution_id}"
                 self._http.sleep(max(min(interval, deadline.remaining()), 0.0))
                 if deadline.expired():
@@ -238,7 +238,9 @@ class CodeMie:
         body = parse_json_object(response, what)
         pagination = body.get("pagination")
         pages = as_int(pagination.get("pages")) if isinstance(pagination, dict) else None
-        states = [s for s in body.get("data") or [] if isinstance(s, dict) and s.get("id")]
+        data = body.get("data")
+        rows = data if isinstance(data, list) else []
+        states = [s for s in rows if isinstance(s, dict) and s.get("id")]
         return states, pages or 1
 
     def _state_output(self, execution_id: str, state: dict[str, Any]) -> str:
@@ -247,6 +249,11 @@ class CodeMie:
         what = f"codemie workflow execution {execution_id} state output"
         response = self._http.request("GET", url, what=what, effect=Effect.READ, auth=self._auth)
         return as_text(parse_json_object(response, what).get("output")) or ""
+
+
+def _is_terminal(status: Any) -> bool:
+    # A status of the wrong type (a list, an object) is no known status: keep polling.
+    return isinstance(status, str) and status in TERMINAL_STATUSES
 
 
 def _workflow_tokens(body: dict[str, Any]) -> int | None:

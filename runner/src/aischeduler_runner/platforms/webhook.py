@@ -7,7 +7,7 @@ import hmac
 import json
 
 from ..errors import RunnerError
-from ..http import Authenticator, Effect, Http
+from ..http import Authenticator, Effect, Http, response_text
 from ..settings import Settings
 from .base import Outcome
 
@@ -52,7 +52,7 @@ class Webhook:
         except RunnerError as exc:
             exc.execution_id = s.run_id  # the receiver knows the run by it
             raise
-        return Outcome(output=response.text, execution_id=s.run_id)
+        return Outcome(output=response_text(response), execution_id=s.run_id)
 
     def abandon(self) -> str:
         return ""  # one request, nothing left running that the runner could stop
