@@ -66,7 +66,8 @@ def configure(operator: kopf.OperatorSettings, ours: Settings) -> None:
 class IndexCaches:
     """The controller's view of kopf's indexes (filled on kopf's loop, read there too)."""
 
-    def __init__(self, indices: Any) -> None:
+    def __init__(self, indices: dict[str, Any]) -> None:
+        # kopf passes each index to every handler as a keyword argument named by its id.
         self._schedules = indices["schedule_index"]
         self._cronjobs = indices["cronjob_index"]
         self._jobs = indices["job_index"]
@@ -97,7 +98,7 @@ class IndexCaches:
 async def startup(**kwargs: Any) -> None:
     ours = load_settings()
     configure(kwargs["settings"], ours)
-    ctl = Controller(Kube(build_api_client()), ours, IndexCaches(kwargs["indices"]))
+    ctl = Controller(Kube(build_api_client()), ours, IndexCaches(kwargs))
     _state["controller"] = ctl
     ctl.start()
 
