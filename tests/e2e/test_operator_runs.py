@@ -91,9 +91,8 @@ def test_run_now_records_a_manual_run_while_suspended(
         what="the Job to be marked recorded",
     )
     assert RUN_FINALIZER not in (recorded or {})["metadata"].get("finalizers", [])
-    reasons = [r for _, r, _ in s.events("manual")]
-    assert "RunStarted" in reasons
-    assert "RunSucceeded" in reasons
+    s.wait_event("manual", "Normal", "RunStarted")
+    s.wait_event("manual", "Normal", "RunSucceeded")
 
     # The same value again (re-applied, plus another annotation touched) never runs twice,
     # not even once the first run's Job is gone.
@@ -174,7 +173,7 @@ def test_one_time_run_long_past_is_missed(s: Schedules) -> None:
     assert condition(status, "Ready")["status"] == "True"
     assert s.jobs() == []
     assert s.cronjobs() == []
-    assert ("Warning", "RunMissed") in [(t, r) for t, r, _ in s.events("too-late")]
+    s.wait_event("too-late", "Warning", "RunMissed")
 
 
 def test_failed_run_sets_last_run_condition_not_ready(s: Schedules) -> None:
@@ -193,7 +192,7 @@ def test_failed_run_sets_last_run_condition_not_ready(s: Schedules) -> None:
     assert status["lastResult"] == "Failed"
     assert status["runs"]["failed"] == 1
     assert status["runs"]["consecutiveFailures"] == 1
-    assert ("Warning", "RunFailed") in [(t, r) for t, r, _ in s.events("flaky")]
+    s.wait_event("flaky", "Warning", "RunFailed")
 
 
 def test_configuration_error_is_not_retried(s: Schedules) -> None:
@@ -303,4 +302,4 @@ def test_cronjob_firing_is_recorded_and_a_run_that_never_starts_is_missed(s: Sch
     assert missed["lastResult"] == "Missed"
     assert missed["nextRunTime"] > first["scheduledTime"]
     assert s.jobs("never-starts") == []
-    assert ("Warning", "RunMissed") in [(t, r) for t, r, _ in s.events("never-starts")]
+    s.wait_event("never-starts", "Warning", "RunMissed")
