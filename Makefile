@@ -95,5 +95,5 @@ demo: $(STAMP)  ## the main job end to end on the embedded control plane (real p
 demo-real: $(STAMP)  ## the same demo against $$KUBECONFIG (real runner pods; needs the images)
 	@PYTHONPATH=tools $(PY) tools/demo.py --kubeconfig "$$KUBECONFIG"
 
-bench: $(STAMP)  ## benchmark: pure-core speed and operator numbers on the embedded control plane
-	@PYTHONPATH=tools:tests/unit $(PY) tools/bench.py --bin "$$(bash tools/build.sh)"
+bench: $(STAMP)  ## benchmark on the embedded control plane (BENCH_ARGS="--schedules 5000")
+	@PYTHONPATH=tools:tests/unit $(PY) tools/bench.py --bin "$$(bash tools/build.sh)" $(BENCH_ARGS)

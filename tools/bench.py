@@ -1,7 +1,17 @@
-"""``make bench``: numbers, not pass/fail. Measures the pure core (decisions and schedule
-maths per second) and, on the embedded control plane, the operator: time for N new
-schedules to become Ready, API writes per new schedule and per idle resync, run-now
-latency (annotation → history entry) and the operator's memory."""
+"""``make bench``: what users feel, in numbers (not pass/fail), on the embedded control plane.
+
+One run measures, with N schedules (``--schedules``, default 1,000):
+- the floor: N bare CronJobs created directly, and the essential floor (per schedule:
+  create it, create its CronJob, patch its status, done directly), 8 client threads; and
+  the run floor: 100 bare Jobs with 0 s pods, created at once, until Complete;
+- N AssistantSchedules created by 8 threads until all are Ready, as a ratio to the floor;
+- API requests by verb and resource (the apiserver's own ``apiserver_request_total``,
+  reads and writes) during creation, in a 60 s idle window starting 5 s after all are
+  Ready, and at an operator restart; the operator's CPU in that window and its RSS;
+- a burst of 100 run-now annotations → history latency p50/p99 (pods take 0 s);
+- the same burst with 2,000 unrelated Pods in the cluster.
+It prints a table and one JSON line. ``--operator-src`` measures another checkout's
+operator (e.g. main's, for a before/after) with the same harness."""
 
 from __future__ import annotations
 
@@ -12,16 +22,21 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import timeit
 import urllib.request
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kubernetes import client, config
+from kubernetes import client, config, watch
 from objects import NOW, job, pod, result, schedule  # tests/unit/objects.py: the test builders
 
+from aischeduler_operator.observe import observe
 from aischeduler_operator.plan import decide
 from aischeduler_operator.schedule import load_time_zone, next_times, parse_schedule
 from aischeduler_operator.settings import Settings
@@ -29,16 +44,12 @@ from localcluster import LocalCluster
 from localcluster.cluster import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-
 GROUP, VERSION, PLURAL = "aischeduler.io", "v1alpha1", "assistantschedules"
+OURS = {"assistantschedules", "cronjobs", "jobs", "pods", "events"}
+READS, WRITES = {"GET", "LIST"}, {"POST", "PUT", "PATCH", "DELETE"}
+THREADS = 8
 SIM_RESULT = json.dumps(
-    {
-        "result": "Succeeded",
-        "message": "ok",
-        "output": "bench",
-        "durationSeconds": 0.5,
-        "attempts": 1,
-    }
+    {"result": "Succeeded", "message": "ok", "output": "bench", "durationSeconds": 0.5}
 )
 
 
@@ -58,7 +69,9 @@ def core_numbers() -> dict[str, float]:
     jobs = [job(f"daily-{i}", state="Succeeded", recorded=True, finalizer=False) for i in range(3)]
     pods = [pod(f"daily-{i}", message=result()) for i in range(3)]
     n = 2000
-    decide_s = timeit.timeit(lambda: decide(cr, jobs, pods, settings, NOW), number=n) / n
+    decide_s = (
+        timeit.timeit(lambda: decide(observe(cr, None, jobs, pods, settings, NOW)), number=n) / n
+    )
     tz = load_time_zone("Europe/Berlin")
     cron = parse_schedule("*/15 8-18 * * 1-5")
     start = datetime(2026, 3, 27, tzinfo=UTC)
@@ -66,208 +79,442 @@ def core_numbers() -> dict[str, float]:
     return {"decide_per_second": 1 / decide_s, "next_5_times_per_second": 1 / next_s}
 
 
-class Bench:
-    def __init__(self, kubeconfig: Path, workdir: Path) -> None:
-        self.api = config.new_client_from_config(config_file=str(kubeconfig))
-        self.custom = client.CustomObjectsApi(self.api)
-        self.kubeconfig = kubeconfig
-        self.metrics_port = free_port()
-        self.log = workdir / "operator.log"
-        self.proc: subprocess.Popen[bytes] | None = None
+def in_parallel(work: Callable[[int], object], count: int) -> float:
+    """Runs ``work(i)`` for i < count on 8 threads; returns the seconds it took."""
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(THREADS) as pool:
+        list(pool.map(work, range(count)))
+    return time.monotonic() - t0
 
-    def start_operator(self) -> None:
-        env = {
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def cronjob(name: str, namespace: str) -> dict[str, Any]:
+    container = {"name": "c", "image": "example.com/x:1"}
+    template = {"spec": {"restartPolicy": "Never", "containers": [container]}}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": template}}},
+    }
+
+
+def assistant_schedule(name: str, minute: int) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "AssistantSchedule",
+        "metadata": {"name": name},
+        "spec": {
+            "assistant": {"id": "a"},
+            "schedule": f"{minute % 60} 3 * * *",
+            "timeZone": "Europe/Berlin",
+            "runner": {
+                "podAnnotations": {
+                    "sim.aischeduler.io/message": SIM_RESULT,
+                    "sim.aischeduler.io/duration": "0s",
+                }
+            },
+        },
+    }
+
+
+class Watcher:
+    """Watches the schedules of a namespace (one request), so waiting costs no reads."""
+
+    def __init__(self, custom: client.CustomObjectsApi, namespace: str) -> None:
+        self.ready: dict[str, float] = {}
+        self.history: dict[str, tuple[int, float]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(custom, namespace), daemon=True, name="bench-watch"
+        )
+        self._thread.start()
+
+    def _run(self, custom: client.CustomObjectsApi, namespace: str) -> None:
+        while not self._stop.is_set():
+            w = watch.Watch()
+            try:
+                for event in w.stream(
+                    custom.list_namespaced_custom_object,
+                    GROUP,
+                    VERSION,
+                    namespace,
+                    PLURAL,
+                    timeout_seconds=30,
+                ):
+                    self._see(event["object"])
+                    if self._stop.is_set():
+                        w.stop()
+            except Exception:  # a dropped stream: watch again (re-lists, which is fine)
+                if not self._stop.is_set():
+                    time.sleep(0.5)
+
+    def _see(self, obj: dict[str, Any]) -> None:
+        name = obj["metadata"]["name"]
+        status = obj.get("status") or {}
+        now = time.monotonic()
+        if name not in self.ready and any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for c in status.get("conditions") or []
+        ):
+            self.ready[name] = now
+        length = len(status.get("history") or [])
+        if length != self.history.get(name, (0, 0.0))[0]:
+            self.history[name] = (length, now)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def wait(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"bench: timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.05)
+
+
+class Operator:
+    """The operator under test, as a subprocess (this checkout's, or ``src``'s)."""
+
+    def __init__(self, kubeconfig: Path, log: Path, src: Path | None) -> None:
+        self.metrics_port = free_port()
+        self.log = log
+        self.env = {
             **os.environ,
-            "KUBECONFIG": str(self.kubeconfig),
+            "KUBECONFIG": str(kubeconfig),
             "AISCHED_DEFAULT_PLATFORM_URL": "https://codemie.example.com/api",
             "AISCHED_DEFAULT_CREDENTIALS_SECRET": "codemie-credentials",
             "AISCHED_METRICS_PORT": str(self.metrics_port),
             "AISCHED_HEALTH_PORT": "0",
             "AISCHED_LOG_FORMAT": "text",
+            "AISCHED_LOG_LEVEL": "WARNING",
         }
+        if src is not None:
+            self.env["PYTHONPATH"] = str(src)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [str(ROOT / ".venv" / "bin" / "aischeduler-operator")],
-                env=env,
+                [str(ROOT / ".venv" / "bin" / "python"), "-m", "aischeduler_operator.main"],
+                env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        self.wait(lambda: self.writes() >= 0, 60, "operator metrics")
+        wait(lambda: self.metrics() != "", 60, "the operator's metrics")
 
-    def stop_operator(self) -> None:
-        if self.proc is not None:
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
-            self.proc.wait(timeout=30)
+            self.proc.wait(timeout=60)
+        self.proc = None
 
-    def writes_by_kind(self) -> dict[str, float]:
+    def metrics(self) -> str:
         try:
-            with urllib.request.urlopen(
-                f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5
-            ) as resp:
-                text = resp.read().decode()
+            url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                text: str = resp.read().decode()
+                return text
         except OSError:
-            return {}
-        return {
-            line.rsplit(" ", 1)[0][len("aischeduler_api_writes_total") :]: float(
-                line.rsplit(" ", 1)[1]
-            )
-            for line in text.splitlines()
-            if line.startswith("aischeduler_api_writes_total{")
-        }
+            return ""
 
-    def writes(self) -> float:
-        by_kind = self.writes_by_kind()
-        return sum(by_kind.values()) if by_kind or self.proc else -1
+    def gauge_total(self) -> float:
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in self.metrics().splitlines()
+            if line.startswith("aischeduler_schedules{")
+        )
 
-    def rss_mib(self) -> float:
-        if self.proc is None:
-            return 0.0
+    def _proc_status(self, field: str) -> float:
+        assert self.proc is not None  # noqa: S101
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field):
                 return int(line.split()[1]) / 1024
         return 0.0
 
+    def rss_mib(self) -> float:
+        return self._proc_status("VmRSS:")
+
+    def cpu_seconds(self) -> float:
+        assert self.proc is not None  # noqa: S101
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Bench:
+    def __init__(self, bin_dir: Path, kubeconfig: Path, workdir: Path, src: Path | None) -> None:
+        self.kubectl = [str(bin_dir / "kubectl"), f"--kubeconfig={kubeconfig}"]
+        self.api = config.new_client_from_config(config_file=str(kubeconfig))
+        self.custom = client.CustomObjectsApi(self.api)
+        self.batch = client.BatchV1Api(self.api)
+        self.core = client.CoreV1Api(self.api)
+        self.operator = Operator(kubeconfig, workdir / "operator.log", src)
+        self.out: dict[str, Any] = {}
+
+    # ---------------------------------------------------------------- apiserver counters
+    def requests(self) -> Counter[str]:
+        """apiserver_request_total of our kinds, by "VERB resource[/subresource]"."""
+        text = subprocess.run(
+            [*self.kubectl, "get", "--raw", "/metrics"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        counts: Counter[str] = Counter()
+        for line in text.splitlines():
+            if not line.startswith("apiserver_request_total{"):
+                continue
+            labels_text, value = line[len("apiserver_request_total{") :].rsplit("} ", 1)
+            labels = dict(
+                part.split("=", 1) for part in labels_text.replace('"', "").split(",") if part
+            )
+            if labels.get("resource") in OURS:
+                sub = f"/{labels['subresource']}" if labels.get("subresource") else ""
+                counts[f"{labels['verb']} {labels['resource']}{sub}"] += int(float(value))
+        return counts
+
     @staticmethod
-    def wait(check: Any, timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if check():
-                return
-            time.sleep(0.1)
-        raise SystemExit(f"bench: timed out waiting for {what}")
+    def split(delta: Counter[str]) -> dict[str, int]:
+        reads = sum(v for k, v in delta.items() if k.split()[0] in READS)
+        writes = sum(v for k, v in delta.items() if k.split()[0] in WRITES)
+        return {"reads": reads, "writes": writes}
 
-    def schedules(self, ns: str) -> list[dict[str, Any]]:
-        listed = self.custom.list_namespaced_custom_object(GROUP, VERSION, ns, PLURAL)
-        items: list[dict[str, Any]] = listed["items"]  # type: ignore[index]
-        return items
+    def since(self, before: Counter[str]) -> Counter[str]:
+        after = self.requests()
+        return Counter({k: after[k] - before[k] for k in after if after[k] != before[k]})
 
-    def ready(self, ns: str, n: int) -> bool:
-        done = [
-            s
-            for s in self.schedules(ns)
-            if any(
-                c["type"] == "Ready" and c["status"] == "True"
-                for c in s.get("status", {}).get("conditions", [])
-            )
-        ]
-        return len(done) >= n
+    # ---------------------------------------------------------------- phases
+    def namespace(self, name: str) -> str:
+        self.core.create_namespace({"metadata": {"name": name}})
+        return name
 
-    def run(self, count: int, runs: int) -> dict[str, float]:
-        ns = "bench"
-        client.CoreV1Api(self.api).create_namespace({"metadata": {"name": ns}})
-        self.start_operator()
-        out: dict[str, float] = {}
-        before = self.writes()
-        t0 = time.monotonic()
-        for i in range(count):
+    def delete_namespace(self, name: str) -> None:
+        self.core.delete_namespace(name)
+
+        def gone() -> bool:
+            return name not in {n.metadata.name for n in self.core.list_namespace().items}
+
+        wait(gone, 600, f"namespace {name} to go")
+
+    def floor(self, n: int) -> None:
+        ns = self.namespace("floor-cronjobs")
+        self.out["floor_bare_cronjobs_seconds"] = in_parallel(
+            lambda i: self.batch.create_namespaced_cron_job(ns, cronjob(f"c-{i}", ns)), n
+        )
+        ns2 = self.namespace("floor-essential")
+
+        def essential(i: int) -> None:
+            name = f"s-{i}"
             self.custom.create_namespaced_custom_object(
-                GROUP,
-                VERSION,
-                ns,
-                PLURAL,
-                {
-                    "apiVersion": f"{GROUP}/{VERSION}",
-                    "kind": "AssistantSchedule",
-                    "metadata": {"name": f"s-{i:03d}"},
-                    "spec": {
-                        "assistant": {"id": "a"},
-                        "schedule": f"{i % 60} 3 * * *",
-                        "timeZone": "Europe/Berlin",
-                        "runner": {
-                            "podAnnotations": {
-                                "sim.aischeduler.io/message": SIM_RESULT,
-                                "sim.aischeduler.io/duration": "0s",
-                            }
-                        },
-                    },
-                },
+                GROUP, VERSION, ns2, PLURAL, assistant_schedule(name, i)
             )
-        self.wait(lambda: self.ready(ns, count), 300, f"{count} schedules Ready")
-        out["schedules_created"] = count
-        out["seconds_until_all_ready"] = time.monotonic() - t0
-        quiet = time.monotonic() + 3
-        self.wait(lambda: time.monotonic() > quiet, 10, "settling")
-        out["api_writes_per_new_schedule"] = (self.writes() - before) / count
-        print("writes after create:", self.writes_by_kind(), file=sys.stderr)
-        out["operator_rss_mib_after_create"] = self.rss_mib()
+            self.batch.create_namespaced_cron_job(ns2, cronjob(name, ns2))
+            ready = {"type": "Ready", "status": "True", "reason": "Reconciled", "message": "x"}
+            ready["lastTransitionTime"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            self.custom.patch_namespaced_custom_object_status(
+                GROUP, VERSION, ns2, PLURAL, name, {"status": {"conditions": [ready]}}
+            )
 
-        self.stop_operator()
-        self.start_operator()
-        settle = time.monotonic() + 5  # the re-list is done within a second or two
-        self.wait(lambda: time.monotonic() > settle, 10, "resync")
-        out["api_writes_idle_resync_all_schedules"] = self.writes()
-        print("writes at resync:", self.writes_by_kind(), file=sys.stderr)
+        self.out["floor_essential_seconds"] = in_parallel(essential, n)
+        self.delete_namespace(ns)
+        self.delete_namespace(ns2)
 
-        latencies = []
-        for i in range(runs):
-            name = f"s-{i % count:03d}"
-            before_count = self.history_len(ns, name)
-            start = time.monotonic()
+    def job_floor(self, burst: int) -> None:
+        """The run-now floor: ``burst`` bare Jobs whose simulated pods take 0 s, created at
+        once; seconds from each create until the Job is Complete."""
+        ns = self.namespace("floor-jobs")
+        start: dict[str, float] = {}
+        done: dict[str, float] = {}
+        pod = {
+            "metadata": {
+                "annotations": {
+                    "sim.aischeduler.io/message": SIM_RESULT,
+                    "sim.aischeduler.io/duration": "0s",
+                }
+            },
+            "spec": {
+                "restartPolicy": "Never",
+                "containers": [{"name": "runner", "image": "example.com/x:1"}],
+            },
+        }
+
+        def create(i: int) -> None:
+            start[f"j-{i}"] = time.monotonic()
+            body = {"metadata": {"name": f"j-{i}"}, "spec": {"backoffLimit": 0, "template": pod}}
+            self.batch.create_namespaced_job(ns, body)
+
+        def complete() -> bool:
+            for j in self.batch.list_namespaced_job(ns).items:
+                finished = any(
+                    c.type == "Complete" and c.status == "True" for c in j.status.conditions or []
+                )
+                if finished:
+                    done.setdefault(j.metadata.name, time.monotonic())
+            return len(done) == burst
+
+        in_parallel(create, burst)
+        wait(complete, 600, f"{burst} bare Jobs to complete")
+        latencies = [done[name] - start[name] for name in start]
+        self.out["floor_job_burst_p50_seconds"] = statistics.median(latencies)
+        self.out["floor_job_burst_p99_seconds"] = percentile(latencies, 99)
+        self.delete_namespace(ns)
+
+    def gc_settled(self, since: float) -> None:
+        """The garbage collector discovers a new CRD within 30 s; until then it GETs each
+        owner it has not seen, which would count against the operator. Start after that."""
+        wait(lambda: time.monotonic() - since > 35, 60, "the garbage collector to see the CRD")
+
+    def create(self, n: int, ns: str, watcher: Watcher) -> None:
+        self.operator.start()
+        self.out["operator_rss_mib_at_start"] = self.operator.rss_mib()
+        before = self.requests()
+        t0 = time.monotonic()
+        in_parallel(
+            lambda i: self.custom.create_namespaced_custom_object(
+                GROUP, VERSION, ns, PLURAL, assistant_schedule(f"s-{i:05d}", i)
+            ),
+            n,
+        )
+        wait(lambda: len(watcher.ready) >= n, 1800, f"{n} schedules Ready")
+        seconds = max(watcher.ready.values()) - t0
+        self.out["seconds_until_all_ready"] = seconds
+        self.out["ratio_to_essential_floor"] = seconds / self.out["floor_essential_seconds"]
+        self.out["ratio_to_bare_cronjobs"] = seconds / self.out["floor_bare_cronjobs_seconds"]
+        created = self.since(before)
+        self.out["requests_during_creation"] = dict(created)
+        split = self.split(created)
+        self.out["reads_per_new_schedule"] = split["reads"] / n
+        # Besides the N creates by this bench.
+        self.out["writes_per_new_schedule"] = (split["writes"] - n) / n
+
+    def idle(self, n: int) -> None:
+        time.sleep(5)  # the window starts 5 s after all are Ready, as the issue measures
+        before, cpu0 = self.requests(), self.operator.cpu_seconds()
+        time.sleep(60)
+        delta = self.since(before)
+        self.out["requests_idle_60s"] = dict(delta)
+        self.out["idle_60s_reads_writes"] = self.split(delta)
+        self.out["idle_cpu_percent"] = (self.operator.cpu_seconds() - cpu0) / 60 * 100
+        self.out[f"operator_rss_mib_at_{n}"] = self.operator.rss_mib()
+
+    def restart(self, n: int) -> None:
+        self.operator.stop()
+        before = self.requests()
+        t0 = time.monotonic()
+        self.operator.start()
+        wait(lambda: self.operator.gauge_total() >= n, 600, "the restarted operator")
+        self.out["restart_seconds_until_all_reconciled"] = time.monotonic() - t0
+        time.sleep(5)  # let anything left over show
+        delta = self.since(before)
+        self.out["requests_at_restart"] = dict(delta)
+        self.out["restart_reads_writes"] = self.split(delta)
+
+    def burst(self, ns: str, names: list[str], watcher: Watcher, tag: str) -> None:
+        """100 run-now annotations at once → each schedule's history grows."""
+        start: dict[str, float] = {}
+        had = {name: watcher.history.get(name, (0, 0.0))[0] for name in names}
+
+        def run_now(i: int) -> None:
+            name = names[i]
+            start[name] = time.monotonic()
             self.custom.patch_namespaced_custom_object(
                 GROUP,
                 VERSION,
                 ns,
                 PLURAL,
                 name,
-                {"metadata": {"annotations": {"aischeduler.io/run-now": f"bench-{i}"}}},
+                {"metadata": {"annotations": {"aischeduler.io/run-now": f"{tag}-{i}"}}},
             )
-            self.wait(
-                lambda n=name, b=before_count: self.history_len(ns, n) > b, 120, f"run-now {i}"
-            )
-            latencies.append(time.monotonic() - start)
-        out["run_now_to_history_p50_seconds"] = statistics.median(latencies)
-        out["run_now_to_history_max_seconds"] = max(latencies)
-        out["operator_rss_mib_after_runs"] = self.rss_mib()
-        self.stop_operator()
-        return out
 
-    def history_len(self, ns: str, name: str) -> int:
-        obj = self.custom.get_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, name)
-        return len(obj.get("status", {}).get("history", []))  # type: ignore[union-attr]
+        in_parallel(run_now, len(names))
+
+        def recorded() -> list[str]:
+            return [n for n in names if watcher.history.get(n, (0, 0.0))[0] > had[n]]
+
+        wait(lambda: len(recorded()) == len(names), 600, f"{len(names)} run-now entries")
+        latencies = [watcher.history[n][1] - start[n] for n in names]
+        self.out[f"{tag}_recorded"] = len(recorded())
+        self.out[f"{tag}_p50_seconds"] = statistics.median(latencies)
+        self.out[f"{tag}_p99_seconds"] = percentile(latencies, 99)
+
+    def unrelated_pods(self, count: int) -> None:
+        ns = self.namespace("unrelated")
+        container = {"name": "c", "image": "example.com/x:1"}
+        in_parallel(
+            lambda i: self.core.create_namespaced_pod(
+                ns, {"metadata": {"name": f"p-{i}"}, "spec": {"containers": [container]}}
+            ),
+            count,
+        )
+        self.out["unrelated_pods"] = count
+
+    def run(self, n: int, burst: int, unrelated: int, crd_at: float) -> dict[str, Any]:
+        self.floor(n)
+        self.job_floor(burst)
+        self.gc_settled(crd_at)
+        ns = self.namespace("bench")
+        watcher = Watcher(self.custom, ns)
+        try:
+            self.create(n, ns, watcher)
+            self.idle(n)
+            self.restart(n)
+            names = [f"s-{i:05d}" for i in range(min(burst, n))]
+            self.burst(ns, names, watcher, "run_now_burst")
+            if unrelated:
+                self.unrelated_pods(unrelated)
+                others = [f"s-{i:05d}" for i in range(n - min(burst, n), n)]
+                self.burst(ns, others, watcher, "run_now_burst_with_unrelated_pods")
+                self.out["operator_rss_mib_with_unrelated_pods"] = self.operator.rss_mib()
+        finally:
+            watcher.stop()
+            self.operator.stop()
+        return self.out
+
+
+def print_table(numbers: dict[str, Any]) -> None:
+    print(f"{'metric':<46} value")
+    for key, value in numbers.items():
+        if isinstance(value, dict):
+            shown = ", ".join(f"{k}: {v}" for k, v in sorted(value.items())) or "none"
+            print(f"{key:<46} {shown}")
+        else:
+            print(f"{key:<46} {value:,.3f}")
+
+
+def cluster_commands(bin_dir: Path, kubeconfig: Path) -> Iterable[list[str]]:
+    kubectl = [str(bin_dir / "kubectl"), f"--kubeconfig={kubeconfig}"]
+    yield [*kubectl, "apply", "--server-side", "-f", str(ROOT / "crds")]
+    yield [*kubectl, "wait", "--for=condition=Established", "crd/assistantschedules.aischeduler.io"]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--bin", type=Path, required=True)
-    parser.add_argument("--schedules", type=int, default=50)
-    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--schedules", type=int, default=1000, help="N (up to 10,000)")
+    parser.add_argument("--burst", type=int, default=100, help="run-now annotations at once")
+    parser.add_argument("--unrelated-pods", type=int, default=2000)
+    parser.add_argument(
+        "--operator-src", type=Path, help="another checkout's operator/src (a before/after)"
+    )
     args = parser.parse_args()
-    numbers: dict[str, float] = core_numbers()
+    numbers: dict[str, Any] = {"schedules": args.schedules, **core_numbers()}
     with tempfile.TemporaryDirectory(prefix="aischeduler-bench-") as tmp:
         # Operator numbers on simulated nodes only: no real node, no image builds.
         cluster = LocalCluster(args.bin, Path(tmp) / "cluster", real_node=False).start()
-        bench = Bench(cluster.kubeconfig, Path(tmp))
         try:
-            subprocess.run(
-                [
-                    str(args.bin / "kubectl"),
-                    f"--kubeconfig={cluster.kubeconfig}",
-                    "apply",
-                    "--server-side",
-                    "-f",
-                    str(ROOT / "crds"),
-                ],
-                check=True,
-                capture_output=True,
-            )
-            subprocess.run(
-                [
-                    str(args.bin / "kubectl"),
-                    f"--kubeconfig={cluster.kubeconfig}",
-                    "wait",
-                    "--for=condition=Established",
-                    "crd/assistantschedules.aischeduler.io",
-                ],
-                check=True,
-                capture_output=True,
-            )
-            numbers.update(bench.run(args.schedules, args.runs))
+            crd_at = time.monotonic()
+            for command in cluster_commands(args.bin, cluster.kubeconfig):
+                subprocess.run(command, check=True, capture_output=True)
+            bench = Bench(args.bin, cluster.kubeconfig, Path(tmp), args.operator_src)
+            numbers.update(bench.run(args.schedules, args.burst, args.unrelated_pods, crd_at))
         finally:
-            bench.stop_operator()
             cluster.stop()
-    print(f"{'metric':<42} value")
-    for key, value in numbers.items():
-        print(f"{key:<42} {value:,.3f}")
+    print_table(numbers)
     print(json.dumps({"bench": numbers, "at": datetime.now(UTC).isoformat()}))
     return 0
 

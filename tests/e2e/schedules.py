@@ -223,6 +223,16 @@ class Schedules:
         return [(e["type"], e["reason"], e["message"]) for e in items]
 
     # ------------------------------------------------------------------ waits
+    def wait_event(self, name: str, kind: str, reason: str, timeout: float = 30) -> None:
+        """Events are the operator's last writes of a reconcile, after the status patch
+        and the Job release: wait for one rather than expect it with the status."""
+        wait_for(
+            lambda: [(t, r) for t, r, _ in self.events(name)],
+            lambda seen: (kind, reason) in seen,
+            timeout=timeout,
+            what=f"a {kind} {reason} event about {name}",
+        )
+
     def wait(
         self,
         name: str,

@@ -124,7 +124,7 @@ def test_create_makes_cronjob_and_ready_status(s: Schedules, cluster: Cluster) -
     assert status["nextRunTime"] == status["nextRunTimes"][0]
     assert_daily_at(status["nextRunTimes"], "Europe/Berlin", 4, 30)
     assert condition(status, "LastRunSucceeded") == {}  # no run yet
-    assert ("Normal", "Scheduled") in [(t, r) for t, r, _ in s.events("daily-report")]
+    s.wait_event("daily-report", "Normal", "Scheduled")
 
     table = cluster.kubectl("get", "asched", "-n", s.namespace)
     header, row = table.splitlines()

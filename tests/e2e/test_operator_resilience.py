@@ -193,3 +193,20 @@ def test_cronjob_drift_is_reverted(s: Schedules, cluster: Cluster) -> None:
     assert reverted is not None
     assert reverted["metadata"]["uid"] == recreated["metadata"]["uid"]
     assert s.status("steady")["phase"] == "Active"
+
+    # Our labels edited away take the CronJob out of the operator's (label-selected)
+    # watch; the next reconcile finds it by name and restores them.
+    cluster.kubectl(
+        "label", "cronjob", "steady", "-n", s.namespace, "app.kubernetes.io/managed-by-"
+    )
+    s.patch_spec("steady", schedule="45 4 * * *")
+    relabelled = wait_for(
+        lambda: s.cronjob("steady"),
+        lambda cj: (
+            cj is not None
+            and cj["metadata"]["labels"].get("app.kubernetes.io/managed-by") == "aischeduler"
+            and cj["spec"]["schedule"] == "45 4 * * *"
+        ),
+        what="the unlabelled CronJob to get its labels and new schedule back",
+    )
+    assert relabelled["metadata"]["uid"] == recreated["metadata"]["uid"]

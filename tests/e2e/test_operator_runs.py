@@ -91,9 +91,8 @@ def test_run_now_records_a_manual_run_while_suspended(
         what="the Job to be marked recorded",
     )
     assert RUN_FINALIZER not in (recorded or {})["metadata"].get("finalizers", [])
-    reasons = [r for _, r, _ in s.events("manual")]
-    assert "RunStarted" in reasons
-    assert "RunSucceeded" in reasons
+    s.wait_event("manual", "Normal", "RunStarted")
+    s.wait_event("manual", "Normal", "RunSucceeded")
 
     # The same value again (re-applied, plus another annotation touched) never runs twice,
     # not even once the first run's Job is gone.
@@ -174,7 +173,7 @@ def test_one_time_run_long_past_is_missed(s: Schedules) -> None:
     assert condition(status, "Ready")["status"] == "True"
     assert s.jobs() == []
     assert s.cronjobs() == []
-    assert ("Warning", "RunMissed") in [(t, r) for t, r, _ in s.events("too-late")]
+    s.wait_event("too-late", "Warning", "RunMissed")
 
 
 def test_failed_run_sets_last_run_condition_not_ready(s: Schedules) -> None:
@@ -193,13 +192,7 @@ def test_failed_run_sets_last_run_condition_not_ready(s: Schedules) -> None:
     assert status["lastResult"] == "Failed"
     assert status["runs"]["failed"] == 1
     assert status["runs"]["consecutiveFailures"] == 1
-    # The event is posted after the status is written: wait for it, do not race it.
-    wait_for(
-        lambda: [(t, r) for t, r, _ in s.events("flaky")],
-        lambda events: ("Warning", "RunFailed") in events,
-        timeout=15,
-        what="the RunFailed event",
-    )
+    s.wait_event("flaky", "Warning", "RunFailed")
 
 
 def test_configuration_error_is_not_retried(s: Schedules) -> None:
@@ -286,11 +279,13 @@ def test_cronjob_firing_is_recorded_and_a_run_that_never_starts_is_missed(s: Sch
     assert entry["scheduledTime"] in upcoming, "the CronJob fired at a time not announced"
     assert entry["job"] == f"every-minute-{int(scheduled.timestamp()) // 60}"
     assert status["lastScheduleTime"] >= entry["scheduledTime"]
-    # The Job is marked recorded in a write after the status: wait for it, do not race it.
+    # The Job is released (labelled recorded, finalizer dropped) by a write of its own
+    # right after the status patch that recorded it.
     job = wait_for(
         lambda: s.job(entry["job"]),
         lambda j: j is not None and j["metadata"]["labels"].get(RECORDED_LABEL) == "true",
-        what="the Job to be marked recorded",
+        timeout=30,
+        what=f"job {entry['job']} to be labelled recorded",
     )
     assert job is not None
     assert job["metadata"]["ownerReferences"][0]["kind"] == "CronJob"
@@ -307,4 +302,4 @@ def test_cronjob_firing_is_recorded_and_a_run_that_never_starts_is_missed(s: Sch
     assert missed["lastResult"] == "Missed"
     assert missed["nextRunTime"] > first["scheduledTime"]
     assert s.jobs("never-starts") == []
-    assert ("Warning", "RunMissed") in [(t, r) for t, r, _ in s.events("never-starts")]
+    s.wait_event("never-starts", "Warning", "RunMissed")

@@ -1,4 +1,5 @@
-"""The reconcile decision, table-driven, no cluster: plan.decide(cr, jobs, pods, settings, now)."""
+"""The reconcile decision, table-driven, no cluster: plan.decide on a snapshot of
+(schedule, CronJob, Jobs, Pods, settings, now), read back as actions by kind."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from decisions import Plan, decide_on
 from objects import NOW, job, pod, result, schedule
 
 from aischeduler_operator import names
-from aischeduler_operator.plan import Plan, decide
-from aischeduler_operator.reconcile import reconcile_error_status
+from aischeduler_operator.plan import error_status, load_status
 from aischeduler_operator.schedule import load_time_zone, next_times, parse_schedule
 from aischeduler_operator.settings import Settings
 from aischeduler_operator.times import rfc3339
@@ -23,7 +24,11 @@ Objects = Sequence[dict[str, Any]]
 
 
 def run(cr: dict[str, Any], jobs: Objects = (), pods: Objects = (), now: datetime = NOW) -> Plan:
-    return decide(cr, list(jobs), list(pods), SETTINGS, now)
+    return decide_on(cr, jobs, pods, settings=SETTINGS, now=now)
+
+
+def decide(cr: dict[str, Any], settings: Settings) -> Plan:
+    return decide_on(cr, settings=settings, now=NOW)
 
 
 def settle(
@@ -106,14 +111,14 @@ def test_invalid_spec_reports_reason_and_creates_nothing(
 
 def test_missing_platform_url_and_secret_are_invalid_without_defaults() -> None:
     bare = Settings()
-    plan = decide(schedule(), [], [], bare, NOW)
+    plan = decide(schedule(), bare)
     assert condition(plan, "Ready")["reason"] == "InvalidSpec"
     assert "platform.url" in condition(plan, "Ready")["message"]
     with_url = Settings(platform_url="https://x.example.com")
-    plan = decide(schedule(), [], [], with_url, NOW)
+    plan = decide(schedule(), with_url)
     assert "credentials" in condition(plan, "Ready")["message"]
     webhook = schedule({"platform": {"type": "webhook"}})
-    assert decide(webhook, [], [], with_url, NOW).status["phase"] == "Active"
+    assert decide(webhook, with_url).status["phase"] == "Active"
 
 
 # --------------------------------------------------------------------------- idempotence
@@ -368,6 +373,18 @@ def test_one_time_in_future_waits_with_a_timer() -> None:
     assert plan.wake_at == at
     assert plan.status["nextRunTime"] == rfc3339(at)
     assert plan.status["phase"] == "Active"
+    assert plan.cronjob == "keep"
+    # A CronJob left from when the schedule was recurring goes.
+    cr = one_time(rfc3339(at))
+    leftover = {
+        "metadata": {
+            "name": "daily",
+            "labels": names.owned_labels("daily"),
+            "ownerReferences": [{"uid": cr["metadata"]["uid"], "controller": True}],
+        },
+        "spec": {},
+    }
+    plan = decide_on(cr, settings=SETTINGS, now=NOW, cronjob=leftover)
     assert plan.cronjob == "delete"
 
 
@@ -485,7 +502,11 @@ def test_huge_starting_deadline_does_not_overflow() -> None:
 
 def test_reconcile_error_status_keeps_transition_time_and_is_not_rewritten() -> None:
     cr = schedule()
-    patch = reconcile_error_status(cr, "API error 500: boom", NOW)
+
+    def reported(message: str, now: datetime) -> dict[str, Any] | None:
+        return error_status(load_status(cr.get("status")), 1, message, now)
+
+    patch = reported("API error 500: boom", NOW)
     assert patch is not None
     (ready,) = patch["conditions"]
     assert (ready["status"], ready["reason"], ready["lastTransitionTime"]) == (
@@ -495,7 +516,7 @@ def test_reconcile_error_status_keeps_transition_time_and_is_not_rewritten() -> 
     )
     cr["status"] = patch
     # The same error again: nothing to write; another error keeps the transition time.
-    assert reconcile_error_status(cr, "API error 500: boom", NOW + timedelta(minutes=1)) is None
-    later = reconcile_error_status(cr, "API error 503: busy", NOW + timedelta(minutes=2))
+    assert reported("API error 500: boom", NOW + timedelta(minutes=1)) is None
+    later = reported("API error 503: busy", NOW + timedelta(minutes=2))
     assert later is not None
     assert later["conditions"][0]["lastTransitionTime"] == rfc3339(NOW)

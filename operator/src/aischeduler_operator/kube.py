@@ -14,7 +14,7 @@ from typing import Any, cast
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from aischeduler_operator import metrics, names
+from aischeduler_operator import metrics
 from aischeduler_operator.models import GROUP, KIND, PLURAL, VERSION
 
 COMPONENT = "aischeduler-operator"
@@ -46,37 +46,10 @@ class Kube:
         self.core = client.CoreV1Api(api)
 
     # ------------------------------------------------------------------ reads
+    # Decisions read the watch caches; this is for the one case they cannot answer.
     @staticmethod
     def _json(response: Any) -> Any:
         return json.loads(response.data)
-
-    def get_schedule(self, namespace: str, name: str) -> dict[str, Any] | None:
-        try:
-            found = cast(
-                dict[str, Any],
-                self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name),
-            )
-        except ApiException as e:
-            if e.status == 404:
-                return None
-            raise
-        return found
-
-    def owned(
-        self, namespace: str, schedule: str
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        selector = ",".join(f"{k}={v}" for k, v in names.owned_labels(schedule).items())
-        jobs = self._json(
-            self.batch.list_namespaced_job(
-                namespace, label_selector=selector, _preload_content=False
-            )
-        )["items"]
-        pods = self._json(
-            self.core.list_namespaced_pod(
-                namespace, label_selector=selector, _preload_content=False
-            )
-        )["items"]
-        return jobs, pods
 
     def get_cronjob(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
@@ -90,9 +63,18 @@ class Kube:
         return found
 
     # ------------------------------------------------------------------ writes
-    def create_cronjob(self, manifest: dict[str, Any]) -> None:
+    def create_cronjob(self, manifest: dict[str, Any]) -> bool:
+        """Creates a CronJob; False when one of that name exists already."""
         metrics.API_WRITES.labels("create", "cronjobs").inc()
-        self.batch.create_namespaced_cron_job(manifest["metadata"]["namespace"], _body(manifest))
+        try:
+            self.batch.create_namespaced_cron_job(
+                manifest["metadata"]["namespace"], _body(manifest)
+            )
+        except ApiException as e:
+            if e.status == 409:
+                return False
+            raise
+        return True
 
     def patch_cronjob(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
         metrics.API_WRITES.labels("patch", "cronjobs").inc()
@@ -124,8 +106,8 @@ class Kube:
         with _gone_is_fine():
             self.batch.delete_namespaced_job(name, namespace, propagation_policy="Background")
 
-    def post_event(self, schedule: dict[str, Any], kind: str, reason: str, message: str) -> None:
-        meta = schedule["metadata"]
+    def post_event(self, meta: dict[str, Any], kind: str, reason: str, message: str) -> None:
+        """An Event about the schedule of ``meta`` (name, namespace, uid, resourceVersion)."""
         now = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
         event = {
             "apiVersion": "v1",
@@ -152,9 +134,16 @@ class Kube:
         metrics.API_WRITES.labels("create", "events").inc()
         self.core.create_namespaced_event(meta["namespace"], _body(event))
 
-    def patch_status(self, namespace: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
+    def patch_status(
+        self, namespace: str, name: str, patch: dict[str, Any], resource_version: str = ""
+    ) -> dict[str, Any]:
+        """Merge patch of status; with ``resource_version``, only if the object is still at
+        that version (409 otherwise): a decision made on a stale cache is never stored."""
         metrics.API_WRITES.labels("patch", "assistantschedules/status").inc()
+        body: dict[str, Any] = {"status": patch}
+        if resource_version:
+            body["metadata"] = {"resourceVersion": resource_version}
         updated = self.custom.patch_namespaced_custom_object_status(
-            GROUP, VERSION, namespace, PLURAL, name, {"status": patch}
+            GROUP, VERSION, namespace, PLURAL, name, body
         )
         return cast(dict[str, Any], updated)

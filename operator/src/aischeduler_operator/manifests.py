@@ -70,13 +70,23 @@ def runner_env(r: Resolved, namespace: str, name: str, input_text: str) -> list[
     return env
 
 
+def owned_labels(cr_meta: dict[str, Any]) -> dict[str, str]:
+    """Our labels, plus the schedule's shard label: an operator serving one shard selects
+    the Jobs and Pods of its schedules by it (server-side) as it selects the schedules."""
+    labels = names.owned_labels(cr_meta["name"])
+    shard = (cr_meta.get("labels") or {}).get(names.SHARD_LABEL)
+    if shard is not None:
+        labels[names.SHARD_LABEL] = shard
+    return labels
+
+
 def pod_template(
     r: Resolved, cr_meta: dict[str, Any], trigger: Trigger, input_text: str
 ) -> dict[str, Any]:
     schedule = cr_meta["name"]
     labels = {
         **(r.spec.runner.pod_labels or {}),
-        **names.owned_labels(schedule),
+        **owned_labels(cr_meta),
         names.TRIGGER_LABEL: trigger,
     }
     spec: dict[str, Any] = {
@@ -139,14 +149,14 @@ def cronjob(r: Resolved, cr_meta: dict[str, Any], settings: Settings) -> dict[st
     schedule = cr_meta["name"]
     if r.spec.schedule is None:
         raise ValueError("cronjob() needs a recurring schedule")
-    labels = {**names.owned_labels(schedule), names.TRIGGER_LABEL: "Scheduled"}
+    labels = {**owned_labels(cr_meta), names.TRIGGER_LABEL: "Scheduled"}
     return {
         "apiVersion": "batch/v1",
         "kind": "CronJob",
         "metadata": {
             "name": names.cronjob_name(schedule),
             "namespace": cr_meta["namespace"],
-            "labels": names.owned_labels(schedule),
+            "labels": owned_labels(cr_meta),
             "ownerReferences": [owner_reference(cr_meta)],
         },
         "spec": {
@@ -175,14 +185,13 @@ def job(
     input_text: str,
 ) -> dict[str, Any]:
     """A Job the operator starts itself (run-now or one-time), carrying its finalizer."""
-    schedule = cr_meta["name"]
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {
             "name": name,
             "namespace": cr_meta["namespace"],
-            "labels": {**names.owned_labels(schedule), names.TRIGGER_LABEL: trigger},
+            "labels": {**owned_labels(cr_meta), names.TRIGGER_LABEL: trigger},
             "annotations": {names.SCHEDULED_TIME_ANNOTATION: rfc3339(scheduled_time)},
             "ownerReferences": [owner_reference(cr_meta)],
             "finalizers": [names.RUN_FINALIZER],

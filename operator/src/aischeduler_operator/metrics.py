@@ -25,19 +25,28 @@ API_WRITES = Counter(
     "aischeduler_api_writes_total", "Writes the operator sent to the API.", ["verb", "resource"]
 )
 
+PHASES = ("Active", "Suspended", "Completed", "Invalid")
+for _phase in PHASES:
+    SCHEDULES.labels(_phase).set(0)
+
 _phases: dict[tuple[str, str], str] = {}
 _lock = threading.Lock()
 
 
 def set_phase(key: tuple[str, str], phase: str | None) -> None:
-    """Tracks each schedule's phase (None: gone) and updates the per-phase gauge."""
+    """Tracks each schedule's phase (None: gone) and moves it between the gauge's labels:
+    O(1), however many schedules there are."""
     with _lock:
-        if phase is None:
-            _phases.pop(key, None)
-        else:
+        old = _phases.pop(key, None) if phase is None else _phases.get(key)
+        if old == phase:
+            return
+        if phase is not None:
             _phases[key] = phase
-        counts: dict[str, int] = dict.fromkeys(("Active", "Suspended", "Completed", "Invalid"), 0)
-        for value in _phases.values():
-            counts[value] = counts.get(value, 0) + 1
-        for name, count in counts.items():
-            SCHEDULES.labels(name).set(count)
+            SCHEDULES.labels(phase).inc()
+        if old is not None:
+            SCHEDULES.labels(old).dec()
+
+
+def tracked_phases() -> int:
+    with _lock:
+        return len(_phases)

@@ -8,6 +8,8 @@ MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "aischeduler"
 SCHEDULE_LABEL = "aischeduler.io/schedule"
 TRIGGER_LABEL = "aischeduler.io/trigger"
+# Copied from a schedule onto what it owns, for sharding by label selector.
+SHARD_LABEL = "aischeduler.io/shard"
 # Set on a Job once its run is in status.history (with the job name there, it makes
 # recording exactly-once across operator restarts).
 RECORDED_LABEL = "aischeduler.io/recorded"

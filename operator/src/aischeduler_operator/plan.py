@@ -1,16 +1,30 @@
-"""The reconcile decision: (AssistantSchedule, owned Jobs and Pods, settings, now) →
-what to apply and the new status. Pure — no I/O, the clock passed in — so every path
-is unit-tested without a cluster; ``reconcile.py`` carries the plan out."""
+"""The reconcile decision: ``decide(Observed) → Decision`` (typed actions). Pure — no I/O,
+the clock in the snapshot — and made of small steps, each tested on its own: record
+finished runs, run-now, the schedule's arrangement (recurring: due and missed times;
+one-time: start or miss), the owned objects, and the new status."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from aischeduler_operator import manifests, names
+from aischeduler_operator import drift, due, manifests, names
+from aischeduler_operator.actions import (
+    Action,
+    CreateCronJob,
+    CreateJob,
+    Decision,
+    DeleteCronJob,
+    DeleteJob,
+    PatchCronJob,
+    PatchJob,
+    PatchStatus,
+    PostEvent,
+    Recorded,
+)
 from aischeduler_operator.models import (
     MAX_INPUT_CHARS,
     ActiveRun,
@@ -20,41 +34,15 @@ from aischeduler_operator.models import (
     Phase,
     Runs,
 )
+from aischeduler_operator.observe import CronJobFacts, ErrorFact, Observed, ScheduleFacts
 from aischeduler_operator.resolve import Invalid, Resolved, resolve
-from aischeduler_operator.runs import history_entry, view_job
+from aischeduler_operator.runs import JobView, history_entry, view_job
 from aischeduler_operator.schedule import next_times
-from aischeduler_operator.settings import Settings
 from aischeduler_operator.times import parse_time, rfc3339
 
-# How long after a scheduled time's deadline we wait before calling it Missed: covers the
-# CronJob controller's and our own watch latency.
-MISSED_SLACK = timedelta(seconds=15)
-# Scheduled times examined per reconcile (a schedule unwatched for years stays bounded).
-MAX_MISSED_SCAN = 1000
-# startingDeadlineSeconds has no upper bound in the API; beyond this it changes nothing.
-MAX_DEADLINE = timedelta(days=3650)
 NEXT_RUN_TIMES = 5
-
-
-@dataclass(frozen=True)
-class Event:
-    type: Literal["Normal", "Warning"]
-    reason: str
-    message: str
-
-
-@dataclass
-class Plan:
-    status: dict[str, Any]
-    cronjob: Literal["apply", "delete", "keep"] = "keep"
-    cronjob_manifest: dict[str, Any] | None = None
-    create_jobs: list[dict[str, Any]] = field(default_factory=list)
-    adopt_jobs: list[str] = field(default_factory=list)  # add the run finalizer
-    finalize_jobs: list[str] = field(default_factory=list)  # recorded: drop finalizer, label
-    delete_jobs: list[str] = field(default_factory=list)  # stuck runs
-    events: list[Event] = field(default_factory=list)
-    recorded: list[HistoryEntry] = field(default_factory=list)
-    wake_at: datetime | None = None
+MAX_RETRY_SECONDS = 300.0
+Ready = tuple[Literal["True", "False"], str, str]
 
 
 def load_status(raw: dict[str, Any] | None) -> AssistantScheduleStatus:
@@ -91,17 +79,262 @@ def condition(
     )
 
 
-def _pods_by_job(pods: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    grouped: dict[str, list[dict[str, Any]]] = {}
-    for pod in pods:
-        labels = pod["metadata"].get("labels", {})
-        job = labels.get("batch.kubernetes.io/job-name") or labels.get("job-name")
-        if job:
-            grouped.setdefault(job, []).append(pod)
-    return grouped
+def status_patch(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Merge patch from the stored status to ``new`` (absent keys are removed)."""
+    return {**dict.fromkeys(old, None), **new}
 
 
-def _count(runs: Runs, entry: HistoryEntry) -> Runs:
+def retry_delay(failures: int) -> float:
+    return min(MAX_RETRY_SECONDS, 2.0**failures)
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def job_views(o: Observed) -> tuple[JobView, ...]:
+    """Each owned Job with its pods, oldest scheduled first."""
+    pods: dict[str, list[Any]] = {}
+    for pod in o.pods:
+        pods.setdefault(pod.job, []).append(pod)
+    views = [view_job(j, pods.get(j.name, [])) for j in o.jobs]
+    return tuple(sorted(views, key=lambda v: v.scheduled_time or o.now))
+
+
+@dataclass(frozen=True)
+class RunRecords:
+    entries: tuple[HistoryEntry, ...] = ()
+    adopt: tuple[JobView, ...] = ()  # running Jobs the CronJob controller made: hold them
+    release: tuple[JobView, ...] = ()  # recorded: drop the finalizer, label them
+    delete: tuple[str, ...] = ()  # stuck runs
+
+
+def record_runs(
+    views: tuple[JobView, ...], history: list[HistoryEntry], now: datetime
+) -> RunRecords:
+    """New history entries for finished runs not recorded yet (by label or by name)."""
+    in_history = {h.job for h in history}
+    entries: list[HistoryEntry] = []
+    adopt: list[JobView] = []
+    release: list[JobView] = []
+    delete: list[str] = []
+    for v in views:
+        if not v.finished:
+            if not v.has_finalizer:
+                adopt.append(v)
+            continue
+        if not (v.recorded or v.name in in_history):
+            entries.append(history_entry(v, now))
+            if v.stuck and not v.deleting:
+                delete.append(v.name)
+        if v.has_finalizer or not v.recorded:
+            release.append(v)
+    return RunRecords(tuple(entries), tuple(adopt), tuple(release), tuple(delete))
+
+
+@dataclass(frozen=True)
+class RunNow:
+    token: str | None  # the digest of the last run-now value acted on
+    job: str | None = None  # the Manual Job to start
+    input: str = ""
+    warning: str | None = None
+
+
+def run_now(s: ScheduleFacts, r: Resolved | Invalid, last: str | None) -> RunNow:
+    """A new value of the run-now annotation starts exactly one Manual run."""
+    value = s.annotation(names.RUN_NOW_ANNOTATION)
+    if not value or names.digest(value, 16) == last:
+        return RunNow(token=last)
+    token = names.digest(value, 16)
+    if isinstance(r, Invalid):
+        return RunNow(token, warning=f"run-now ignored, the spec is invalid: {r.message}")
+    text = s.annotation(names.RUN_NOW_INPUT_ANNOTATION)
+    text = r.spec.input if text is None else text
+    if len(text) > MAX_INPUT_CHARS:
+        return RunNow(
+            token,
+            warning=f"run-now ignored: {names.RUN_NOW_INPUT_ANNOTATION} is longer than "
+            f"{MAX_INPUT_CHARS} characters",
+        )
+    return RunNow(token, job=names.manual_job_name(s.name, value), input=text)
+
+
+# --------------------------------------------------------------------------- arrangement
+
+
+@dataclass(frozen=True)
+class Arrangement:
+    """What the schedule's kind (invalid, recurring, one-time) asks for."""
+
+    phase: Phase
+    ready: Ready
+    times: due.Times
+    upcoming: tuple[datetime, ...] = ()
+    cronjob: Literal["apply", "delete", "keep"] = "keep"
+    start_one_time: str | None = None
+
+
+def invalid(r: Invalid) -> Arrangement:
+    return Arrangement(
+        phase="Invalid", ready=("False", str(r.reason), r.message), times=due.Times(None)
+    )
+
+
+def recurring(
+    r: Resolved,
+    s: ScheduleFacts,
+    old: AssistantScheduleStatus,
+    views: tuple[JobView, ...],
+    now: datetime,
+) -> Arrangement:
+    assert r.cron is not None  # noqa: S101
+    spec_changed = old.observed_generation is not None and old.observed_generation != s.generation
+    times = due.recurring(
+        r,
+        name=s.name,
+        views=views,
+        history=old.history,
+        watermark=old.schedule_watermark,
+        created=s.created,
+        spec_changed=spec_changed,
+        now=now,
+    )
+    upcoming = () if r.spec.suspend else tuple(next_times(r.cron, r.time_zone, now, NEXT_RUN_TIMES))
+    return Arrangement(
+        phase="Suspended" if r.spec.suspend else "Active",
+        ready=("True", "Reconciled", f"CronJob {names.cronjob_name(s.name)} matches the spec"),
+        times=times,
+        upcoming=upcoming,
+        cronjob="apply",
+    )
+
+
+def one_time(
+    r: Resolved,
+    s: ScheduleFacts,
+    old: AssistantScheduleStatus,
+    views: tuple[JobView, ...],
+    now: datetime,
+) -> Arrangement:
+    assert r.run_at is not None  # noqa: S101
+    step = due.one_time(r, name=s.name, views=views, watermark=old.schedule_watermark, now=now)
+    running = step.start is not None or any(
+        v.trigger == "OneTime" and not v.finished for v in views
+    )
+    phase: Phase = "Active"
+    upcoming: tuple[datetime, ...] = () if step.accounted else (r.run_at,)
+    if step.accounted and not running:
+        phase, upcoming = "Completed", ()
+    elif r.spec.suspend and not step.accounted:
+        phase, upcoming = "Suspended", ()
+    return Arrangement(
+        phase=phase,
+        ready=("True", "Reconciled", f"one-time run at {rfc3339(r.run_at)}"),
+        times=step.times,
+        upcoming=upcoming,
+        cronjob="delete",
+        start_one_time=step.start,
+    )
+
+
+# --------------------------------------------------------------------------- objects
+
+
+def _run_event(entry: HistoryEntry) -> PostEvent:
+    text = f"job {entry.job}: {entry.message}" if entry.message else f"job {entry.job}"
+    if entry.result == "Succeeded":
+        return PostEvent("Normal", "RunSucceeded", text)
+    return PostEvent("Warning", "RunFailed" if entry.result == "Failed" else "RunMissed", text)
+
+
+def _started(trigger: str, job: str) -> PostEvent:
+    return PostEvent("Normal", "RunStarted", f"{trigger.lower()} run started: job {job}")
+
+
+def _set_finalizers(current: tuple[str, ...] | None, wanted: list[str]) -> list[dict[str, Any]]:
+    """JSON patch setting the finalizers; its ``test`` op makes it fail (and the reconcile
+    retry) if another controller changed them meanwhile, or our cache was behind."""
+    if current is None:
+        return [{"op": "add", "path": "/metadata/finalizers", "value": wanted}]
+    return [
+        {"op": "test", "path": "/metadata/finalizers", "value": list(current)},
+        {"op": "replace", "path": "/metadata/finalizers", "value": wanted},
+    ]
+
+
+def adopt(view: JobView) -> PatchJob:
+    """Adds the run finalizer to a Job the CronJob controller created."""
+    ops = _set_finalizers(view.finalizers, [*(view.finalizers or ()), names.RUN_FINALIZER])
+    return PatchJob(view.name, tuple(ops), "adopt")
+
+
+def release(view: JobView) -> PatchJob:
+    """Drops the run finalizer and marks the Job recorded."""
+    ops: list[dict[str, Any]] = []
+    if view.finalizers and names.RUN_FINALIZER in view.finalizers:
+        kept = [f for f in view.finalizers if f != names.RUN_FINALIZER]
+        ops = _set_finalizers(view.finalizers, kept)
+    labels_path = "/metadata/labels/" + names.RECORDED_LABEL.replace("/", "~1")
+    ops.append({"op": "add", "path": labels_path, "value": "true"})
+    return PatchJob(view.name, tuple(ops), "release")
+
+
+def cronjob_actions(
+    wanted: Literal["apply", "delete", "keep"],
+    desired: dict[str, Any] | None,
+    cached: CronJobFacts | None,
+    s: ScheduleFacts,
+) -> tuple[tuple[Action, ...], str | None]:
+    """Create, repair or delete our CronJob; or the reason it is someone else's (a user's
+    own CronJob that has our name is never changed or deleted)."""
+    name = names.cronjob_name(s.name)
+    foreign = drift.foreign_owner(cached.body(), s.meta) if cached is not None else None
+    if wanted == "delete":
+        return ((DeleteCronJob(name),) if cached is not None and foreign is None else ()), None
+    if wanted == "keep" or desired is None:
+        return (), None
+    if cached is None:
+        return (CreateCronJob(desired),), None
+    if foreign is not None:
+        return (), conflict_message(name, foreign)
+    patch = drift.cronjob_patch(cached.body(), desired)
+    return ((PatchCronJob(name, patch),) if patch is not None else ()), None
+
+
+def conflict_message(cronjob: str, foreign: str) -> str:
+    return (
+        f"CronJob {cronjob} exists and is not managed by this schedule ({foreign}); "
+        "delete or rename it, or rename the schedule"
+    )
+
+
+# --------------------------------------------------------------------------- status
+
+
+def _conditions(
+    old: AssistantScheduleStatus,
+    ready: Ready,
+    newest: HistoryEntry | None,
+    generation: int,
+    now: datetime,
+) -> list[Condition]:
+    conditions = [condition(old.conditions, "Ready", *ready, generation, now)]
+    if newest is not None:
+        ok = newest.result == "Succeeded"
+        conditions.append(
+            condition(
+                old.conditions,
+                "LastRunSucceeded",
+                "True" if ok else "False",
+                newest.result,
+                newest.message,
+                generation,
+                now,
+            )
+        )
+    return conditions
+
+
+def count(runs: Runs, entry: HistoryEntry) -> Runs:
     failed = entry.result == "Failed"
     return Runs(
         total=runs.total + 1,
@@ -114,348 +347,208 @@ def _count(runs: Runs, entry: HistoryEntry) -> Runs:
     )
 
 
-def _missed(
-    job: str, trigger: Literal["Scheduled", "OneTime"], when: datetime, why: str
-) -> HistoryEntry:
-    return HistoryEntry(
-        job=job, trigger=trigger, result="Missed", scheduled_time=rfc3339(when), message=why
+def new_status(
+    r: Resolved | Invalid,
+    s: ScheduleFacts,
+    old: AssistantScheduleStatus,
+    views: tuple[JobView, ...],
+    entries: tuple[HistoryEntry, ...],
+    a: Arrangement,
+    last_run_now: str | None,
+    now: datetime,
+) -> AssistantScheduleStatus:
+    """The whole new status from the old one, the runs recorded now and the arrangement."""
+    runs, history = old.runs, list(old.history)
+    for entry in entries:
+        runs = count(runs, entry)
+        history.insert(0, entry)
+    limit = r.spec.history_limit if isinstance(r, Resolved) else max(len(history), 1)
+    newest = entries[-1] if entries else (old.history[0] if old.history else None)
+    scheduled = [v.scheduled_time for v in views if v.scheduled_time]
+    scheduled += [t for t in (parse_time(old.last_schedule_time),) if t]
+    succeeded = [parse_time(e.completion_time) for e in entries if e.result == "Succeeded"]
+    successful = [t for t in [*succeeded, parse_time(old.last_successful_time)] if t]
+    return AssistantScheduleStatus(
+        observed_generation=s.generation,
+        conditions=_conditions(old, a.ready, newest, s.generation, now),
+        phase=a.phase,
+        target=r.target if isinstance(r, Resolved) else old.target,
+        time_zone=r.time_zone_name if isinstance(r, Resolved) else old.time_zone,
+        next_run_time=rfc3339(a.upcoming[0]) if a.upcoming else None,
+        next_run_times=[rfc3339(t) for t in a.upcoming],
+        last_schedule_time=rfc3339(max(scheduled)) if scheduled else None,
+        last_successful_time=rfc3339(max(successful)) if successful else None,
+        last_result=newest.result if newest else None,
+        active=[
+            ActiveRun(job=v.name, start_time=rfc3339(v.start_time) if v.start_time else None)
+            for v in views
+            if not v.finished
+        ],
+        runs=runs,
+        history=history[:limit],
+        schedule_watermark=a.times.watermark,
+        last_run_now=last_run_now,
     )
 
 
-def _times_until(r: Resolved, start: datetime, horizon: datetime) -> list[datetime]:
-    """Scheduled times after ``start`` up to ``horizon`` (bounded by MAX_MISSED_SCAN)."""
-    assert r.cron is not None  # noqa: S101
-    due: list[datetime] = []
-    t = start
-    while len(due) < MAX_MISSED_SCAN:
-        found = next_times(r.cron, r.time_zone, t, 1)
-        if not found or found[0] > horizon:
-            break
-        due.append(found[0])
-        t = found[0]
-    return due
+def error_status(
+    old: AssistantScheduleStatus, generation: int, message: str, now: datetime
+) -> dict[str, Any] | None:
+    """Status patch setting Ready=False/ReconcileError, or None when it says that already."""
+    ready = condition(old.conditions, "Ready", "False", "ReconcileError", message, generation, now)
+    conditions = [ready, *(c for c in old.conditions if c.type != "Ready")]
+    if conditions == old.conditions:
+        return None
+    return {"conditions": [c.model_dump(by_alias=True, exclude_none=True) for c in conditions]}
 
 
-class _Planner:
-    def __init__(
-        self,
-        cr: dict[str, Any],
-        jobs: list[dict[str, Any]],
-        pods: list[dict[str, Any]],
-        settings: Settings,
-        now: datetime,
-    ) -> None:
-        self.meta = cr["metadata"]
-        self.name: str = self.meta["name"]
-        self.generation: int = self.meta.get("generation", 1)
-        self.old = load_status(cr.get("status"))
-        self.settings = settings
-        self.now = now
-        self.resolved = resolve(cr.get("spec") or {}, settings)
-        by_job = _pods_by_job(pods)
-        self.views = [view_job(j, by_job.get(j["metadata"]["name"], [])) for j in jobs]
-        self.views.sort(key=lambda v: v.scheduled_time or now)
-        self.plan = Plan(status={})
-        self.new_entries: list[HistoryEntry] = []
-        self.watermark = self.old.schedule_watermark
-        self.last_run_now = self.old.last_run_now
+# --------------------------------------------------------------------------- decide
 
-    # ---------------------------------------------------------------- runs
-    def record_finished_runs(self) -> None:
-        in_history = {h.job for h in self.old.history}
-        for v in self.views:
-            if not v.finished:
-                if not v.has_finalizer:
-                    self.plan.adopt_jobs.append(v.name)
-                    self.plan.events.append(
-                        Event(
-                            "Normal", "RunStarted", f"{v.trigger.lower()} run started: job {v.name}"
-                        )
-                    )
-                continue
-            if not (v.recorded or v.name in in_history):
-                self.new_entries.append(history_entry(v, self.now))
-                if v.stuck and not v.deleting:
-                    self.plan.delete_jobs.append(v.name)
-            if v.has_finalizer or not v.recorded:
-                self.plan.finalize_jobs.append(v.name)
 
-    def run_now(self, r: Resolved | Invalid) -> None:
-        annotations = self.meta.get("annotations") or {}
-        value = annotations.get(names.RUN_NOW_ANNOTATION)
-        if not value:
-            return
-        token = names.digest(value, 16)
-        if token == self.last_run_now:
-            return
-        self.last_run_now = token
-        if isinstance(r, Invalid):
-            self.plan.events.append(
-                Event(
-                    "Warning", "InvalidSpec", f"run-now ignored, the spec is invalid: {r.message}"
-                )
-            )
-            return
-        text = annotations.get(names.RUN_NOW_INPUT_ANNOTATION, r.spec.input)
-        if len(text) > MAX_INPUT_CHARS:
-            self.plan.events.append(
-                Event(
-                    "Warning",
-                    "InvalidSpec",
-                    f"run-now ignored: {names.RUN_NOW_INPUT_ANNOTATION} is longer than "
-                    f"{MAX_INPUT_CHARS} characters",
-                )
-            )
-            return
-        job = names.manual_job_name(self.name, value)
-        self._start(r, job, "Manual", self.now, text)
+def _gone(o: Observed) -> Decision:
+    """The schedule is gone: its Jobs are being collected; let them go."""
+    views = job_views(o)
+    return Decision(
+        actions=tuple(release(v) for v in views if v.has_finalizer), phase=None, gone=True
+    )
 
-    def _start(
-        self,
-        r: Resolved,
-        job: str,
-        trigger: Literal["Manual", "OneTime"],
-        scheduled: datetime,
-        text: str,
-    ) -> None:
-        if any(v.name == job for v in self.views):
-            return  # created before a restart; never twice
-        self.plan.create_jobs.append(
-            manifests.job(
-                r, self.meta, name=job, trigger=trigger, scheduled_time=scheduled, input_text=text
-            )
+
+def _failing(o: Observed, s: ScheduleFacts, error: ErrorFact) -> Decision:
+    """Within the back-off after a failed attempt: say so on the status, retry later."""
+    old = load_status(s.status)
+    patch = error_status(old, s.generation, error.message, o.now)
+    actions: tuple[Action, ...] = ()
+    if patch is not None:
+        actions = (PatchStatus(patch, s.resource_version, {**s.status, **patch}),)
+    retry = error.at + timedelta(seconds=retry_delay(error.failures))
+    return Decision(
+        actions=actions, phase=old.phase, status=s.status, requeue_at=retry, backing_off=True
+    )
+
+
+def _arrange(
+    r: Resolved | Invalid,
+    s: ScheduleFacts,
+    old: AssistantScheduleStatus,
+    views: tuple[JobView, ...],
+    now: datetime,
+) -> Arrangement:
+    if isinstance(r, Invalid):
+        return invalid(r)
+    if r.cron is not None:
+        return recurring(r, s, old, views, now)
+    return one_time(r, s, old, views, now)
+
+
+def _events(
+    r: Resolved | Invalid,
+    old: AssistantScheduleStatus,
+    s: ScheduleFacts,
+    records: RunRecords,
+    now_run: RunNow,
+    a: Arrangement,
+    created: list[CreateJob],
+) -> list[PostEvent]:
+    events = [_started(v.trigger, v.name) for v in records.adopt]
+    starts = {job.manifest["metadata"]["name"] for job in created}
+    if now_run.job is not None and now_run.job in starts:
+        events.append(_started("Manual", now_run.job))
+    if now_run.warning is not None:
+        events.append(PostEvent("Warning", "InvalidSpec", now_run.warning))
+    if isinstance(r, Invalid):
+        old_ready = next((c for c in old.conditions if c.type == "Ready"), None)
+        if old_ready is None or (old_ready.reason, old_ready.message) != (r.reason, r.message):
+            events.append(PostEvent("Warning", "InvalidSpec", r.message))
+        return events
+    if a.start_one_time is not None and a.start_one_time in starts:
+        events.append(_started("OneTime", a.start_one_time))
+    if old.observed_generation != s.generation:
+        when = rfc3339(a.upcoming[0]) if a.upcoming else "none (suspended or done)"
+        events.append(PostEvent("Normal", "Scheduled", f"next run: {when}"))
+    return events
+
+
+def _new_jobs(
+    r: Resolved | Invalid,
+    s: ScheduleFacts,
+    views: tuple[JobView, ...],
+    now_run: RunNow,
+    a: Arrangement,
+    now: datetime,
+) -> list[CreateJob]:
+    """Manual and one-time Jobs to create: never one that exists (e.g. before a restart)."""
+    if not isinstance(r, Resolved):
+        return []
+    existing = {v.name for v in views}
+    jobs: list[CreateJob] = []
+    if now_run.job is not None and now_run.job not in existing:
+        manifest = manifests.job(
+            r,
+            s.meta,
+            name=now_run.job,
+            trigger="Manual",
+            scheduled_time=now,
+            input_text=now_run.input,
         )
-        self.plan.events.append(
-            Event("Normal", "RunStarted", f"{trigger.lower()} run started: job {job}")
-        )
-
-    # ---------------------------------------------------------------- schedules
-    def one_time(self, r: Resolved) -> bool:
-        """Handles a runAt schedule; returns whether its run is accounted for."""
-        assert r.run_at is not None and r.spec.run_at is not None  # noqa: S101
-        key = rfc3339(r.run_at)
-        job = names.one_time_job_name(self.name, r.spec.run_at)
-        exists = any(v.name == job for v in self.views)
-        if self.watermark == key or exists:
-            self.watermark = key
-            return True
-        if r.spec.suspend:
-            return False
-        deadline = r.run_at + min(timedelta(seconds=r.spec.starting_deadline_seconds), MAX_DEADLINE)
-        if self.now < r.run_at:
-            self.plan.wake_at = r.run_at
-            return False
-        self.watermark = key
-        if self.now <= deadline:
-            self._start(r, job, "OneTime", r.run_at, r.spec.input)
-        else:
-            late = int((self.now - r.run_at).total_seconds())
-            self.new_entries.append(
-                _missed(
-                    job,
-                    "OneTime",
-                    r.run_at,
-                    f"runAt {key} passed {late}s ago, beyond startingDeadlineSeconds "
-                    f"({r.spec.starting_deadline_seconds}s): the operator was not running then",
-                )
-            )
-        return True
-
-    def recurring_missed(self, r: Resolved) -> None:
-        """Records scheduled times that passed their deadline with no run started."""
-        assert r.cron is not None  # noqa: S101
-        spec_changed = (
-            self.old.observed_generation is not None
-            and self.old.observed_generation != self.generation
-        )
-        if r.spec.suspend or spec_changed:
-            self.watermark = rfc3339(self.now)
-            return
-        start = (
-            parse_time(self.watermark) or parse_time(self.meta.get("creationTimestamp")) or self.now
-        )
-        self.watermark = rfc3339(start)
-        deadline = min(timedelta(seconds=r.spec.starting_deadline_seconds), MAX_DEADLINE)
-        # Once the CronJob controller has started a later time it never starts an earlier
-        # one: times before the newest scheduled run are settled, deadline or not.
-        started = [
-            v.scheduled_time for v in self.views if v.trigger == "Scheduled" and v.scheduled_time
-        ]
-        horizon = max([self.now - deadline - MISSED_SLACK, *started])
-        seen = {v.scheduled_time for v in self.views} | {
-            parse_time(h.scheduled_time) for h in self.old.history
-        }
-        due = _times_until(r, start, horizon)
-        for t in due:
-            if t not in seen:
-                job = names.scheduled_job_name(self.name, int(t.timestamp()))
-                self.new_entries.append(_missed(job, "Scheduled", t, self._why_missed(r, t)))
-        if due:
-            self.watermark = rfc3339(due[-1])
-        # A run that never starts (CronJob controller down, deadline passed, skipped under
-        # Forbid) makes no event of its own: look again once the first time not accounted
-        # for yet is past its deadline (to record it Missed), and shortly after the next
-        # time (so nextRunTime does not stay in the past), whatever else happens meanwhile.
-        pending = next_times(r.cron, r.time_zone, horizon, 1)
-        for _ in range(MAX_MISSED_SCAN):
-            if not pending or pending[0] not in seen:
-                break
-            pending = next_times(r.cron, r.time_zone, pending[0], 1)
-        wake = [t + deadline + MISSED_SLACK for t in pending]
-        wake += [t + MISSED_SLACK for t in next_times(r.cron, r.time_zone, self.now, 1)]
-        self.plan.wake_at = min(wake, default=None)
-
-    def _why_missed(self, r: Resolved, t: datetime) -> str:
-        deadline = r.spec.starting_deadline_seconds
-        if r.spec.concurrency_policy == "Forbid":
-            for v in self.views:
-                begun = v.start_time or v.scheduled_time
-                ended = v.completion_time
-                if begun is not None and begun <= t and (ended is None or ended >= t):
-                    return (
-                        f"skipped: concurrencyPolicy is Forbid and run {v.name} was still "
-                        f"active at {rfc3339(t)}"
-                    )
-        return (
-            f"no run started within startingDeadlineSeconds ({deadline}s) of {rfc3339(t)}: "
-            "the CronJob controller or the operator was not running, or the cluster could "
-            "not start the Job in time"
-        )
-
-    # ---------------------------------------------------------------- status
-    def build(self) -> Plan:
-        r = self.resolved
-        self.record_finished_runs()
-        self.run_now(r)
-        phase: Phase
-        ready: tuple[Literal["True", "False"], str, str]
-        next_times_: list[datetime] = []
-        if isinstance(r, Invalid):
-            phase = "Invalid"
-            ready = ("False", str(r.reason), r.message)
-            old_ready = next((c for c in self.old.conditions if c.type == "Ready"), None)
-            if old_ready is None or (old_ready.reason, old_ready.message) != (r.reason, r.message):
-                self.plan.events.append(Event("Warning", "InvalidSpec", r.message))
-        elif r.cron is not None:
-            self.plan.cronjob = "apply"
-            self.plan.cronjob_manifest = manifests.cronjob(r, self.meta, self.settings)
-            self.recurring_missed(r)
-            phase = "Suspended" if r.spec.suspend else "Active"
-            if not r.spec.suspend:
-                next_times_ = next_times(r.cron, r.time_zone, self.now, NEXT_RUN_TIMES)
-            cj = names.cronjob_name(self.name)
-            ready = ("True", "Reconciled", f"CronJob {cj} matches the spec")
-        else:
-            self.plan.cronjob = "delete"
-            phase, next_times_ = self._one_time_phase(r)
-            assert r.run_at is not None  # noqa: S101
-            ready = ("True", "Reconciled", f"one-time run at {rfc3339(r.run_at)}")
-
-        if not isinstance(r, Invalid) and self.old.observed_generation != self.generation:
-            when = rfc3339(next_times_[0]) if next_times_ else "none (suspended or done)"
-            self.plan.events.append(Event("Normal", "Scheduled", f"next run: {when}"))
-
-        self._finish_status(r, phase, ready, next_times_)
-        return self.plan
-
-    def _one_time_phase(self, r: Resolved) -> tuple[Phase, list[datetime]]:
-        """Phase and upcoming time of a runAt schedule (starting or missing its run)."""
+        jobs.append(CreateJob(manifest))
+    if a.start_one_time is not None and a.start_one_time not in existing:
         assert r.run_at is not None  # noqa: S101
-        accounted = self.one_time(r)
-        running = any(v.trigger == "OneTime" and not v.finished for v in self.views) or any(
-            j["metadata"]["labels"].get(names.TRIGGER_LABEL) == "OneTime"
-            for j in self.plan.create_jobs
+        manifest = manifests.job(
+            r,
+            s.meta,
+            name=a.start_one_time,
+            trigger="OneTime",
+            scheduled_time=r.run_at,
+            input_text=r.spec.input,
         )
-        if accounted and not running:
-            return "Completed", []
-        if r.spec.suspend and not accounted:
-            return "Suspended", []
-        return "Active", [] if accounted else [r.run_at]
+        jobs.append(CreateJob(manifest))
+    return jobs
 
-    def _finish_status(
-        self,
-        r: Resolved | Invalid,
-        phase: Phase,
-        ready: tuple[Literal["True", "False"], str, str],
-        upcoming: list[datetime],
-    ) -> None:
-        old = self.old
-        entries = sorted(
-            self.new_entries,
+
+def decide(o: Observed) -> Decision:
+    """The whole reconcile decision for one AssistantSchedule."""
+    s = o.schedule
+    if s is None or s.deleting:
+        return _gone(o)
+    if o.error is not None and o.now < o.error.at + timedelta(
+        seconds=retry_delay(o.error.failures)
+    ):
+        return _failing(o, s, o.error)
+    old = load_status(s.status)
+    r = resolve(s.spec, o.settings)
+    views = job_views(o)
+    records = record_runs(views, old.history, o.now)
+    now_run = run_now(s, r, old.last_run_now)
+    a = _arrange(r, s, old, views, o.now)
+    desired = (
+        manifests.cronjob(r, s.meta, o.settings)
+        if a.cronjob == "apply" and isinstance(r, Resolved)
+        else None
+    )
+    cronjob, conflict = cronjob_actions(a.cronjob, desired, o.cronjob, s)
+    if conflict is not None:
+        return Decision(phase=old.phase, status=s.status, failed=conflict)
+    entries = tuple(
+        sorted(
+            (*records.entries, *a.times.missed),
             key=lambda e: e.completion_time or e.scheduled_time or "",
         )
-        runs = old.runs
-        history = list(old.history)
-        for entry in entries:
-            runs = _count(runs, entry)
-            history.insert(0, entry)
-            self.plan.events.append(self._run_event(entry))
-        limit = r.spec.history_limit if isinstance(r, Resolved) else max(len(history), 1)
-        history = history[:limit]
-        self.plan.recorded = entries
-
-        conditions = [
-            condition(
-                old.conditions, "Ready", ready[0], ready[1], ready[2], self.generation, self.now
-            )
-        ]
-        newest = entries[-1] if entries else (old.history[0] if old.history else None)
-        if newest is not None:
-            ok = newest.result == "Succeeded"
-            conditions.append(
-                condition(
-                    old.conditions,
-                    "LastRunSucceeded",
-                    "True" if ok else "False",
-                    newest.result,
-                    newest.message,
-                    self.generation,
-                    self.now,
-                )
-            )
-
-        scheduled = [v.scheduled_time for v in self.views if v.scheduled_time] + [
-            t for t in (parse_time(old.last_schedule_time),) if t
-        ]
-        succeeded = [parse_time(e.completion_time) for e in entries if e.result == "Succeeded"]
-        successful = [t for t in [*succeeded, parse_time(old.last_successful_time)] if t]
-        status = AssistantScheduleStatus(
-            observed_generation=self.generation,
-            conditions=conditions,
-            phase=phase,
-            target=r.target if isinstance(r, Resolved) else old.target,
-            time_zone=r.time_zone_name if isinstance(r, Resolved) else old.time_zone,
-            next_run_time=rfc3339(upcoming[0]) if upcoming else None,
-            next_run_times=[rfc3339(t) for t in upcoming],
-            last_schedule_time=rfc3339(max(scheduled)) if scheduled else None,
-            last_successful_time=rfc3339(max(successful)) if successful else None,
-            last_result=newest.result if newest else None,
-            active=[
-                ActiveRun(job=v.name, start_time=rfc3339(v.start_time) if v.start_time else None)
-                for v in self.views
-                if not v.finished
-            ],
-            runs=runs,
-            history=history,
-            schedule_watermark=self.watermark,
-            last_run_now=self.last_run_now,
-        )
-        self.plan.status = status.to_dict()
-
-    @staticmethod
-    def _run_event(entry: HistoryEntry) -> Event:
-        text = f"job {entry.job}: {entry.message}" if entry.message else f"job {entry.job}"
-        if entry.result == "Succeeded":
-            return Event("Normal", "RunSucceeded", text)
-        return Event("Warning", "RunFailed" if entry.result == "Failed" else "RunMissed", text)
-
-
-def decide(
-    cr: dict[str, Any],
-    jobs: list[dict[str, Any]],
-    pods: list[dict[str, Any]],
-    settings: Settings,
-    now: datetime,
-) -> Plan:
-    """The whole reconcile decision for one AssistantSchedule."""
-    return _Planner(cr, jobs, pods, settings, now).build()
+    )
+    status = new_status(r, s, old, views, entries, a, now_run.token, o.now).to_dict()
+    created = _new_jobs(r, s, views, now_run, a, o.now)
+    actions: list[Action] = [
+        *cronjob,
+        *created,
+        *(adopt(v) for v in records.adopt),
+        *(DeleteJob(name) for name in records.delete),
+    ]
+    if status != load_status(s.status).to_dict():
+        actions.append(PatchStatus(status_patch(s.status, status), s.resource_version, status))
+    actions += [release(v) for v in records.release]
+    actions += _events(r, old, s, records, now_run, a, created)
+    actions += [_run_event(e) for e in entries]
+    if entries:
+        actions.append(Recorded(entries))
+    return Decision(
+        actions=tuple(actions), phase=a.phase, status=status, requeue_at=a.times.wake_at
+    )

@@ -1,217 +1,324 @@
-"""Carries out a Plan (``plan.decide``) against the API: read → decide → apply → patch
-status once → release recorded Jobs → events. Serialised per schedule; safe to run
-again at any moment and after any crash (the plan is computed from what is observed)."""
+"""The controller loop: a queued schedule key → one snapshot from the watch caches →
+``plan.decide`` → carry out its actions. The executor here decides nothing; it only
+turns API answers into facts for the next decision (a failure, a stale cache).
+
+Reads come from the caches, never from the API, with one exception a cache cannot
+answer: creating our CronJob fails with "already exists" for a CronJob we cannot see
+(the watches only carry objects with our labels), so we read it once to tell a user's
+own CronJob from ours not yet seen. Writes are safe on a stale cache: names are
+deterministic (409 on create = already there), status patches are conditional on the
+resourceVersion the decision read, and Job patches carry a JSON-patch ``test``; a
+rejected write requeues the key, and the watch brings the newer object."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, Protocol, TypeVar
 
 from kubernetes.client.exceptions import ApiException
 
 from aischeduler_operator import drift, metrics, names
-from aischeduler_operator.alarms import Alarms
+from aischeduler_operator.actions import (
+    Action,
+    CreateCronJob,
+    CreateJob,
+    Decision,
+    DeleteCronJob,
+    DeleteJob,
+    PatchCronJob,
+    PatchJob,
+    PatchStatus,
+    PostEvent,
+    Recorded,
+)
 from aischeduler_operator.kube import Kube
-from aischeduler_operator.plan import Plan, condition, decide, load_status
+from aischeduler_operator.models import HistoryEntry
+from aischeduler_operator.observe import (
+    CronJobFacts,
+    ErrorFact,
+    JobFacts,
+    Key,
+    Observed,
+    PodFacts,
+    ScheduleFacts,
+    snapshot,
+)
+from aischeduler_operator.plan import conflict_message, decide, retry_delay
 from aischeduler_operator.settings import Settings
 from aischeduler_operator.times import parse_time
 
 log = logging.getLogger("aischeduler.reconcile")
-Key = tuple[str, str]
-MAX_RETRY_SECONDS = 300.0
+T = TypeVar("T")
+TIMER_SLACK = 0.05  # fire just after the time asked for, never just before
 
 
 class NameConflictError(Exception):
     """An object of the name we need exists and belongs to someone else."""
 
 
+class StaleCacheError(Exception):
+    """A conditional write was refused: the object changed since our cache saw it."""
+
+
+class Caches(Protocol):
+    """The watch caches, read by schedule key (see ``handlers.py``)."""
+
+    def schedule(self, key: Key) -> ScheduleFacts | None: ...
+    def cronjob(self, key: Key) -> CronJobFacts | None: ...
+    def jobs(self, key: Key) -> list[JobFacts]: ...
+    def pods(self, key: Key) -> list[PodFacts]: ...
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def status_patch(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """Merge patch from the stored status to ``new`` (absent keys are removed)."""
-    return {**dict.fromkeys(old, None), **new}
+@dataclass(frozen=True)
+class Outcome:
+    """What the API said to the actions: the status as stored after our patch, if any."""
+
+    status_written: PatchStatus | None = None
+    new_version: str = ""
 
 
-class Reconciler:
-    def __init__(self, kube: Kube, settings: Settings, clock: Callable[[], datetime] = utcnow):
+class Executor:
+    """Carries out a decision's actions in order; raises on the first refusal."""
+
+    def __init__(self, kube: Kube) -> None:
         self.kube = kube
-        self.settings = settings
-        self.clock = clock
-        self._locks: dict[Key, threading.Lock] = {}
-        self._locks_guard = threading.Lock()
-        self._alarms = Alarms(self._wake)
-        self._failures: dict[Key, int] = {}
 
-    def _lock(self, key: Key) -> threading.Lock:
-        with self._locks_guard:
-            return self._locks.setdefault(key, threading.Lock())
+    def run(self, o: Observed, d: Decision) -> Outcome:
+        outcome = Outcome()
+        for action in d.actions:
+            outcome = self._one(o, action) or outcome
+        return outcome
 
-    # ------------------------------------------------------------------ entry point
-    def reconcile(self, namespace: str, name: str) -> None:
-        key = (namespace, name)
-        with self._lock(key):
-            try:
-                self._reconcile(key)
-                self._failures.pop(key, None)
-            except ApiException as e:
-                self._failed(key, f"API error {e.status}: {e.reason}")
-            except NameConflictError as e:
-                self._failed(key, str(e))
-            except Exception as e:  # never let one schedule take the operator down
-                log.exception("reconcile of %s/%s failed", namespace, name)
-                self._failed(key, f"{type(e).__name__}: {e}")
-
-    def _reconcile(self, key: Key) -> None:
-        namespace, name = key
-        cr = self.kube.get_schedule(namespace, name)
-        jobs, pods = self.kube.owned(namespace, name)
-        if cr is None or cr["metadata"].get("deletionTimestamp"):
-            self._release_orphans(namespace, jobs)
-            self._alarms.cancel(key)
-            metrics.set_phase(key, None)
-            return
-        now = self.clock()
-        plan = decide(cr, jobs, pods, self.settings, now)
-        self._apply_objects(cr, plan, jobs)
-        stored = cr.get("status") or {}
-        if plan.status != load_status(stored).to_dict():
-            self.kube.patch_status(namespace, name, status_patch(stored, plan.status))
-        for job in plan.finalize_jobs:
-            self.kube.patch_job(namespace, job, release_operations(jobs, job))
-        for event in plan.events:
-            self.kube.post_event(cr, event.type, event.reason, event.message)
-        self._observe(key, plan, now)
-        self._schedule_wake(key, plan.wake_at, now)
-
-    # ------------------------------------------------------------------ pieces
-    def _apply_objects(self, cr: dict[str, Any], plan: Plan, jobs: list[dict[str, Any]]) -> None:
-        meta = cr["metadata"]
-        namespace, cronjob_name = meta["namespace"], names.cronjob_name(meta["name"])
-        existing = (
-            None if plan.cronjob == "keep" else self.kube.get_cronjob(namespace, cronjob_name)
-        )
-        # A user's own CronJob that happens to have our name is never changed or deleted.
-        foreign = drift.foreign_owner(existing, meta) if existing is not None else None
-        if plan.cronjob == "apply" and plan.cronjob_manifest is not None:
-            if existing is None:
-                self.kube.create_cronjob(plan.cronjob_manifest)
-            elif foreign is not None:
-                raise NameConflictError(
-                    f"CronJob {cronjob_name} exists and is not managed by this schedule "
-                    f"({foreign}); delete or rename it, or rename the schedule"
+    def _one(self, o: Observed, action: Action) -> Outcome | None:
+        namespace, name = o.key
+        match action:
+            case CreateCronJob(manifest):
+                if not self.kube.create_cronjob(manifest):
+                    self._already_there(o, manifest)
+            case PatchCronJob(cronjob, patch):
+                self.kube.patch_cronjob(namespace, cronjob, patch)
+            case DeleteCronJob(cronjob):
+                self.kube.delete_cronjob(namespace, cronjob)
+            case CreateJob(manifest):
+                self.kube.create_job(manifest)  # 409: created before, never twice
+            case PatchJob(job, operations, _):
+                self._conditional(lambda: self.kube.patch_job(namespace, job, list(operations)))
+            case DeleteJob(job):
+                self.kube.delete_job(namespace, job)
+            case PatchStatus(patch, version, _):
+                stored = self._conditional(
+                    lambda: self.kube.patch_status(namespace, name, patch, version)
                 )
-            else:
-                patch = drift.cronjob_patch(existing, plan.cronjob_manifest)
-                if patch is not None:
-                    self.kube.patch_cronjob(namespace, cronjob_name, patch)
-        elif plan.cronjob == "delete" and existing is not None and foreign is None:
-            self.kube.delete_cronjob(namespace, cronjob_name)
-        for manifest in plan.create_jobs:
-            self.kube.create_job(manifest)
-        for job in plan.adopt_jobs:
-            self.kube.patch_job(namespace, job, adopt_operations(jobs, job))
-        for job in plan.delete_jobs:
-            self.kube.delete_job(namespace, job)
-
-    def _release_orphans(self, namespace: str, jobs: list[dict[str, Any]]) -> None:
-        """The schedule is gone: its Jobs are being collected; let them go."""
-        for job in jobs:
-            if names.RUN_FINALIZER in (job["metadata"].get("finalizers") or []):
-                self.kube.patch_job(
-                    namespace,
-                    job["metadata"]["name"],
-                    release_operations(jobs, job["metadata"]["name"]),
-                )
-
-    def _observe(self, key: Key, plan: Plan, now: datetime) -> None:
-        metrics.set_phase(key, plan.status.get("phase"))
-        for entry in plan.recorded:
-            metrics.RUNS.labels(entry.result).inc()
-            if entry.duration_seconds is not None:
-                metrics.RUN_DURATION.observe(entry.duration_seconds)
-            finished = parse_time(entry.completion_time)
-            if entry.result != "Missed" and finished is not None:
-                metrics.HISTORY_LAG.observe(max(0.0, (now - finished).total_seconds()))
-
-    def _failed(self, key: Key, message: str) -> None:
-        """Ready=False/ReconcileError on the status (best effort) and a retry with backoff."""
-        metrics.RECONCILE_ERRORS.inc()
-        failures = self._failures[key] = self._failures.get(key, 0) + 1
-        delay = min(MAX_RETRY_SECONDS, 2.0**failures)
-        log.warning("reconcile of %s/%s failed (%s); retrying in %.0fs", *key, message, delay)
-        try:
-            cr = self.kube.get_schedule(*key)
-            patch = reconcile_error_status(cr, message, self.clock()) if cr else None
-            if patch is not None:
-                self.kube.patch_status(*key, patch)
-        except Exception:
-            log.exception("could not report the reconcile error on %s/%s", *key)
-        self._alarms.set(key, delay)
-
-    # ------------------------------------------------------------------ timers
-    def _wake(self, key: Hashable) -> None:
-        namespace, name = cast(Key, key)
-        self.reconcile(namespace, name)
-
-    def _schedule_wake(self, key: Key, wake_at: datetime | None, now: datetime) -> None:
-        if wake_at is None:
-            self._alarms.cancel(key)
-        else:
-            self._alarms.set(key, (wake_at - now).total_seconds() + 0.05)
-
-    def stop(self) -> None:
-        self._alarms.stop()
-
-
-def _finalizers(jobs: list[dict[str, Any]], name: str) -> list[str] | None:
-    job = next((j for j in jobs if j["metadata"]["name"] == name), None)
-    found = (job or {}).get("metadata", {}).get("finalizers")
-    return list(found) if found is not None else None
-
-
-def _set_finalizers(current: list[str] | None, wanted: list[str]) -> list[dict[str, Any]]:
-    """JSON patch setting the finalizers; its ``test`` op makes it fail (and the reconcile
-    retry) if another controller changed them meanwhile."""
-    if current is None:
-        return [{"op": "add", "path": "/metadata/finalizers", "value": wanted}]
-    return [
-        {"op": "test", "path": "/metadata/finalizers", "value": current},
-        {"op": "replace", "path": "/metadata/finalizers", "value": wanted},
-    ]
-
-
-def adopt_operations(jobs: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
-    """JSON patch adding the run finalizer to a Job the CronJob controller created."""
-    current = _finalizers(jobs, name)
-    return _set_finalizers(current, [*(current or []), names.RUN_FINALIZER])
-
-
-def release_operations(jobs: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
-    """JSON patch dropping the run finalizer and marking the Job recorded."""
-    current = _finalizers(jobs, name)
-    ops: list[dict[str, Any]] = []
-    if current and names.RUN_FINALIZER in current:
-        ops = _set_finalizers(current, [f for f in current if f != names.RUN_FINALIZER])
-    labels_path = "/metadata/labels/" + names.RECORDED_LABEL.replace("/", "~1")
-    ops.append({"op": "add", "path": labels_path, "value": "true"})
-    return ops
-
-
-def reconcile_error_status(
-    cr: dict[str, Any], message: str, now: datetime
-) -> dict[str, Any] | None:
-    """Status patch setting Ready=False/ReconcileError, or None when it says that already."""
-    status = load_status(cr.get("status"))
-    generation = cr["metadata"].get("generation", 1)
-    ready = condition(
-        status.conditions, "Ready", "False", "ReconcileError", message, generation, now
-    )
-    conditions = [ready, *(c for c in status.conditions if c.type != "Ready")]
-    if conditions == status.conditions:
+                new_version = (stored or {}).get("metadata", {}).get("resourceVersion", "")
+                return Outcome(status_written=action, new_version=new_version)
+            case PostEvent(kind, reason, message):
+                assert o.schedule is not None  # noqa: S101 - events are about a schedule
+                self.kube.post_event(o.schedule.meta, kind, reason, message)
+            case Recorded(entries):
+                observe_runs(entries, o.now)
         return None
-    return {"conditions": [c.model_dump(by_alias=True, exclude_none=True) for c in conditions]}
+
+    def _already_there(self, o: Observed, manifest: dict[str, Any]) -> None:
+        """Our create met a CronJob of that name that the cache does not show: a user's
+        own (a conflict), ours not seen yet, or ours with our labels edited away (out of
+        the watch's selector: restore them, which brings it back into view)."""
+        assert o.schedule is not None  # noqa: S101
+        cronjob = names.cronjob_name(o.schedule.name)
+        existing = self.kube.get_cronjob(o.key[0], cronjob)
+        if existing is None:
+            return  # gone again meanwhile: its watch event queues the schedule
+        foreign = drift.foreign_owner(existing, o.schedule.meta)
+        if foreign is not None:
+            raise NameConflictError(conflict_message(cronjob, foreign))
+        patch = drift.cronjob_patch(existing, manifest)
+        if patch is not None:
+            self.kube.patch_cronjob(o.key[0], cronjob, patch)
+
+    @staticmethod
+    def _conditional(write: Callable[[], T]) -> T:
+        try:
+            return write()
+        except ApiException as e:
+            # 409: resourceVersion precondition; 422: a JSON-patch test op did not hold.
+            if e.status in (409, 422):
+                raise StaleCacheError(f"API said {e.status}: {e.reason}") from e
+            raise
+
+
+def observe_runs(entries: tuple[HistoryEntry, ...], now: datetime) -> None:
+    for entry in entries:
+        metrics.RUNS.labels(entry.result).inc()
+        if entry.duration_seconds is not None:
+            metrics.RUN_DURATION.observe(entry.duration_seconds)
+        finished = parse_time(entry.completion_time)
+        if entry.result != "Missed" and finished is not None:
+            metrics.HISTORY_LAG.observe(max(0.0, (now - finished).total_seconds()))
+
+
+class Controller:
+    """Per-schedule state lives here and only here; all of it goes with the schedule."""
+
+    def __init__(
+        self,
+        kube: Kube,
+        settings: Settings,
+        caches: Caches,
+        *,
+        workers: int = 8,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        from aischeduler_operator.workqueue import WorkQueue  # noqa: PLC0415 - asyncio-bound
+
+        self.settings = settings
+        self.caches = caches
+        self.clock = clock
+        self.executor = Executor(kube)
+        self.queue: WorkQueue[Key] = WorkQueue(self._handle, workers)
+        self._threads = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reconcile")
+        self._errors: dict[Key, ErrorFact] = {}
+        self._conflicts: dict[Key, int] = {}
+        # The snapshot our last decision leads to once its writes come back through the
+        # watches: an event that leaves the snapshot equal to it changes no decision.
+        self._settled: dict[Key, Observed] = {}
+        # The resourceVersion our last status patch replaced: while the cache still shows
+        # it, the cache is behind our own write (its echo will queue the key again).
+        self._written_over: dict[Key, str] = {}
+        self._timer_owed: set[Key] = set()
+
+    # ---------------------------------------------------------------- lifecycle
+    def start(self) -> None:
+        self.queue.start()
+
+    async def stop(self) -> None:
+        await self.queue.stop()
+        self._threads.shutdown(wait=False, cancel_futures=True)
+
+    def trigger(self, key: Key) -> None:
+        self.queue.add(key)
+
+    # ---------------------------------------------------------------- one key
+    def observe(self, key: Key) -> Observed:
+        return snapshot(
+            key,
+            self.caches.schedule(key),
+            self.caches.cronjob(key),
+            self.caches.jobs(key),
+            self.caches.pods(key),
+            self.settings,
+            self.clock(),
+            self._errors.get(key),
+        )
+
+    async def _handle(self, key: Key, timer: bool) -> None:
+        o = self.observe(key)
+        timer = timer or key in self._timer_owed
+        if o.schedule is not None and self._written_over.get(key) == o.schedule.resource_version:
+            if timer:
+                self._timer_owed.add(key)
+            return
+        self._written_over.pop(key, None)
+        self._timer_owed.discard(key)
+        if not timer and self._settled.get(key) == o:
+            return
+        loop = asyncio.get_running_loop()
+        d, result = await loop.run_in_executor(self._threads, self._decide_and_run, o)
+        if isinstance(result, StaleCacheError):
+            self._stale(key, str(result))
+        elif isinstance(result, Exception):
+            self._failed(o, d, result)
+        else:
+            assert d is not None  # noqa: S101 - an outcome comes from a decision
+            self._done(o, d, result)
+
+    def _decide_and_run(self, o: Observed) -> tuple[Decision | None, Outcome | Exception]:
+        d: Decision | None = None
+        try:
+            d = decide(o)
+            outcome = self.executor.run(o, d)
+        except Exception as e:  # never let one schedule take the operator down
+            return d, e
+        if d.failed is not None:
+            return d, NameConflictError(d.failed)
+        return d, outcome
+
+    def _done(self, o: Observed, d: Decision, outcome: Outcome) -> None:
+        key = o.key
+        if d.gone:
+            self.forget(key)
+            return
+        metrics.set_phase(key, d.phase)
+        self._conflicts.pop(key, None)
+        if not d.backing_off:
+            self._errors.pop(key, None)
+        settled = replace(o, error=self._errors.get(key))
+        written = outcome.status_written
+        if written is not None and o.schedule is not None:
+            self._written_over[key] = o.schedule.resource_version
+            schedule = replace(
+                o.schedule, status=written.status, resource_version=outcome.new_version
+            )
+            settled = replace(settled, schedule=schedule)
+        self._settled[key] = settled
+        if d.requeue_at is None:
+            self.queue.cancel_timer(key)
+        else:
+            delay = (d.requeue_at - o.now).total_seconds() + TIMER_SLACK
+            self.queue.add_after(key, delay)
+
+    def _stale(self, key: Key, why: str) -> None:
+        """A conditional write met a newer object: decide again from the newer one."""
+        count = self._conflicts[key] = self._conflicts.get(key, 0) + 1
+        self._settled.pop(key, None)
+        log.info("%s/%s: cache behind the API (%s); retrying", *key, why)
+        self.queue.add_after(key, min(5.0, 0.05 * 2**count))
+
+    def _failed(self, o: Observed, d: Decision | None, e: Exception) -> None:
+        """Remember the failure: the next decision reports it and says when to retry."""
+        key = o.key
+        if isinstance(e, ApiException):
+            message = f"API error {e.status}: {e.reason}"
+        elif isinstance(e, NameConflictError):
+            message = str(e)
+        else:
+            log.exception("reconcile of %s/%s failed", *key, exc_info=e)
+            message = f"{type(e).__name__}: {e}"
+        metrics.RECONCILE_ERRORS.inc()
+        previous = self._errors.get(key)
+        failures = (previous.failures if previous else 0) + 1
+        self._errors[key] = ErrorFact(message, failures, o.now)
+        self._settled.pop(key, None)
+        log.warning("reconcile of %s/%s failed (%s)", *key, message)
+        if d is not None and d.backing_off:
+            # Reporting the failure failed too (the API is down?): wait out the back-off.
+            self.queue.add_after(key, retry_delay(failures))
+        else:
+            self.queue.add(key, timer=True)  # the next decision reports it at once
+
+    def forget(self, key: Key) -> None:
+        """The schedule is gone: drop everything kept for it."""
+        metrics.set_phase(key, None)
+        for state in (self._errors, self._conflicts, self._settled, self._written_over):
+            state.pop(key, None)
+        self._timer_owed.discard(key)
+        self.queue.forget(key)
+
+    def sizes(self) -> dict[str, int]:
+        """Per-key bookkeeping (a test checks none of it grows with churn)."""
+        return {
+            "errors": len(self._errors),
+            "conflicts": len(self._conflicts),
+            "settled": len(self._settled),
+            "written_over": len(self._written_over),
+            "timer_owed": len(self._timer_owed),
+            **self.queue.sizes(),
+            "phases": metrics.tracked_phases(),
+        }

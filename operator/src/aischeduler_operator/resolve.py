@@ -59,16 +59,36 @@ def _first_error(e: ValidationError) -> str:
     return f"spec.{where}: {err['msg']}" if where else err["msg"]
 
 
+def _platform_problem(
+    platform_type: PlatformType, url: str, secret: str, kind: Literal["assistant", "workflow"]
+) -> str | None:
+    """Why the effective platform settings cannot work, or None."""
+    if platform_type == "openai" and kind == "workflow":
+        return "workflows cannot run on the openai platform; use an assistant"
+    if not url:
+        return "spec.platform.url is not set and the operator has no default platform URL"
+    if not secret and platform_type != "webhook":
+        return (
+            f"spec.platform.credentialsSecretRef is not set and the operator has no default "
+            f"credentials Secret; the {platform_type} platform needs one"
+        )
+    return None
+
+
 def resolve(raw_spec: dict[str, Any], settings: Settings) -> Resolved | Invalid:
     try:
         spec = AssistantScheduleSpec.model_validate(raw_spec)
     except ValidationError as e:
         return Invalid("InvalidSpec", _first_error(e))
 
-    if (spec.assistant is None) == (spec.workflow is None):
-        return Invalid("InvalidSpec", "exactly one of spec.assistant or spec.workflow must be set")
-    if (spec.schedule is None) == (spec.run_at is None):
-        return Invalid("InvalidSpec", "exactly one of spec.schedule or spec.runAt must be set")
+    for first, second, a, b in (
+        ("assistant", "workflow", spec.assistant, spec.workflow),
+        ("schedule", "runAt", spec.schedule, spec.run_at),
+    ):
+        if (a is None) == (b is None):
+            return Invalid(
+                "InvalidSpec", f"exactly one of spec.{first} or spec.{second} must be set"
+            )
 
     zone_name = spec.time_zone or settings.time_zone
     try:
@@ -93,21 +113,9 @@ def resolve(raw_spec: dict[str, Any], settings: Settings) -> Resolved | Invalid:
     target = spec.assistant or spec.workflow
     assert target is not None  # noqa: S101 - checked above
 
-    if platform_type == "openai" and kind == "workflow":
-        return Invalid(
-            "InvalidSpec", "workflows cannot run on the openai platform; use an assistant"
-        )
-    if not platform_url:
-        return Invalid(
-            "InvalidSpec",
-            "spec.platform.url is not set and the operator has no default platform URL",
-        )
-    if not secret and platform_type != "webhook":
-        return Invalid(
-            "InvalidSpec",
-            f"spec.platform.credentialsSecretRef is not set and the operator has no default "
-            f"credentials Secret; the {platform_type} platform needs one",
-        )
+    problem = _platform_problem(platform_type, platform_url, secret, kind)
+    if problem is not None:
+        return Invalid("InvalidSpec", problem)
 
     resources = (
         spec.runner.resources.model_dump(exclude_none=True)

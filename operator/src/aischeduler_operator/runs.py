@@ -1,13 +1,15 @@
-"""What one owned Job (and its pods) says about its run. Pure."""
+"""What one owned Job (and its pods) says about its run. Pure; reads the projections the
+watch caches keep (``observe.py``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from aischeduler_operator import names
 from aischeduler_operator.models import HistoryEntry, Trigger
+from aischeduler_operator.observe import JobCondition, JobFacts, PodFacts
 from aischeduler_operator.results import RunnerReport, parse_termination_message
 from aischeduler_operator.times import parse_time, rfc3339
 
@@ -39,6 +41,7 @@ class JobView:
     has_finalizer: bool
     deleting: bool
     report: RunnerReport | None
+    finalizers: tuple[str, ...] | None = None
 
     @property
     def finished(self) -> bool:
@@ -49,96 +52,52 @@ class JobView:
         return "Succeeded" if self.state == "Succeeded" else "Failed"
 
 
-def _condition(obj: dict[str, Any], kind: str) -> dict[str, Any] | None:
-    for c in obj.get("status", {}).get("conditions") or []:
-        if c.get("type") == kind and c.get("status") == "True":
-            found: dict[str, Any] = c
-            return found
-    return None
+def _condition(job: JobFacts, kind: str) -> JobCondition | None:
+    return next((c for c in job.conditions if c.type == kind), None)
 
 
-def _trigger(job: dict[str, Any]) -> Trigger:
-    value = job["metadata"].get("labels", {}).get(names.TRIGGER_LABEL)
-    if value in ("Manual", "OneTime"):
-        return value  # type: ignore[no-any-return]
+def _trigger(job: JobFacts) -> Trigger:
+    if job.trigger in ("Manual", "OneTime"):
+        return job.trigger  # type: ignore[return-value]
     return "Scheduled"
 
 
-def _scheduled_time(job: dict[str, Any]) -> datetime | None:
-    annotations = job["metadata"].get("annotations") or {}
-    for key in (names.CRONJOB_SCHEDULED_ANNOTATION, names.SCHEDULED_TIME_ANNOTATION):
-        when = parse_time(annotations.get(key))
-        if when is not None:
-            return when
-    return parse_time(job["metadata"].get("creationTimestamp"))
+def _newest(pods: list[PodFacts]) -> list[PodFacts]:
+    return sorted(pods, key=lambda p: p.created, reverse=True)
 
 
-def _runner_state(pod: dict[str, Any], state: str) -> dict[str, Any] | None:
-    for status in pod.get("status", {}).get("containerStatuses") or []:
-        if status.get("name") == names.RUNNER_CONTAINER:
-            found: dict[str, Any] | None = (status.get("state") or {}).get(state)
-            return found
-    return None
-
-
-def _newest(pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted(pods, key=lambda p: p["metadata"].get("creationTimestamp", ""), reverse=True)
-
-
-def stuck_reason(pods: list[dict[str, Any]]) -> str | None:
+def stuck_reason(pods: list[PodFacts]) -> str | None:
     """Why the newest pod of an unfinished Job can never run, or None."""
     for pod in _newest(pods)[:1]:
-        name = pod["metadata"]["name"]
-        waiting = _runner_state(pod, "waiting")
-        if waiting and waiting.get("reason") in STUCK_REASONS:
-            detail = waiting.get("message") or ""
-            return f"runner pod {name} cannot start: {waiting['reason']}" + (
+        if pod.waiting_reason in STUCK_REASONS:
+            detail = pod.waiting_message
+            return f"runner pod {pod.name} cannot start: {pod.waiting_reason}" + (
                 f": {detail}" if detail else ""
             )
-        for c in pod.get("status", {}).get("conditions") or []:
-            if c.get("type") == "PodScheduled" and c.get("reason") == "Unschedulable":
-                return (
-                    f"runner pod {name} cannot be scheduled: {c.get('message') or 'Unschedulable'}"
-                )
+        if pod.unschedulable is not None:
+            return f"runner pod {pod.name} cannot be scheduled: {pod.unschedulable}"
     return None
 
 
-def _report(pods: list[dict[str, Any]]) -> RunnerReport | None:
+def _report(pods: list[PodFacts]) -> RunnerReport | None:
     for pod in _newest(pods):
-        terminated = _runner_state(pod, "terminated")
-        if terminated is not None:
-            return parse_termination_message(terminated.get("message"))
-    return None
-
-
-def _killed(pods: list[dict[str, Any]]) -> str | None:
-    """Why the kernel or the kubelet ended the runner (OOMKilled, ...), which the runner
-    itself could not report; None for an exit of its own (Completed, Error)."""
-    for pod in _newest(pods)[:1]:
-        terminated = _runner_state(pod, "terminated") or {}
-        reason = terminated.get("reason")
-        if reason not in (None, "Completed", "Error"):
-            return f"runner {reason} (exit code {terminated.get('exitCode')})"
+        if pod.terminated:
+            return parse_termination_message(pod.termination_message)
     return None
 
 
 def _failure_message(
-    job: dict[str, Any],
-    failed: dict[str, Any],
-    report: RunnerReport | None,
-    killed: str | None = None,
+    job: JobFacts, failed: JobCondition, report: RunnerReport | None, killed: str | None
 ) -> str:
-    reason = failed.get("reason", "")
-    spec = job.get("spec", {})
+    reason = failed.reason
     if reason == "DeadlineExceeded":
-        head = f"run exceeded timeoutSeconds ({spec.get('activeDeadlineSeconds')}s)"
+        head = f"run exceeded timeoutSeconds ({job.active_deadline_seconds}s)"
     elif reason == "PodFailurePolicy":
         head = "configuration error (runner exit code 2), not retried"
     elif reason == "BackoffLimitExceeded":
-        attempts = int(job.get("status", {}).get("failed") or 0)
-        head = f"failed after {attempts} attempt(s)"
+        head = f"failed after {job.failed_pods} attempt(s)"
     else:
-        head = failed.get("message") or reason or "the Job failed"
+        head = failed.message or reason or "the Job failed"
     if killed is not None:
         head = f"{head}: {killed}"
     if report is not None and report.message:
@@ -146,39 +105,51 @@ def _failure_message(
     return head
 
 
-def view_job(job: dict[str, Any], pods: list[dict[str, Any]]) -> JobView:
-    meta = job["metadata"]
-    status = job.get("status", {})
-    report = _report(pods)
-    complete, failed = _condition(job, "Complete"), _condition(job, "Failed")
-    state: JobState = "Succeeded" if complete else "Failed" if failed else "Active"
-    completion = parse_time(status.get("completionTime"))
+def _state(job: JobFacts) -> JobState:
+    if _condition(job, "Complete"):
+        return "Succeeded"
+    return "Failed" if _condition(job, "Failed") else "Active"
+
+
+def _message(
+    job: JobFacts, state: JobState, report: RunnerReport | None, pods: list[PodFacts]
+) -> str:
+    failed = _condition(job, "Failed")
     if failed is not None:
-        completion = completion or parse_time(failed.get("lastTransitionTime"))
-        message = _failure_message(job, failed, report, _killed(pods))
-    elif complete is not None:
-        message = report.message if report and report.message else "succeeded"
-    else:
-        message = ""
+        newest = _newest(pods)[:1]
+        return _failure_message(job, failed, report, newest[0].killed if newest else None)
+    if state == "Succeeded":
+        return report.message if report and report.message else "succeeded"
+    return ""
+
+
+def view_job(job: JobFacts, pods: list[PodFacts]) -> JobView:
+    report = _report(pods)
+    state = _state(job)
+    failed = _condition(job, "Failed")
+    completion = job.completion_time
+    if failed is not None:
+        completion = completion or parse_time(failed.last_transition_time)
+    message = _message(job, state, report, pods)
     stuck = stuck_reason(pods) if state == "Active" else None
-    deleting = bool(meta.get("deletionTimestamp"))
     if stuck:
         message = stuck
-    elif state == "Active" and deleting:
+    elif state == "Active" and job.deleting:
         message = "stopped before it finished: the Job was deleted"
     return JobView(
-        name=meta["name"],
+        name=job.name,
         trigger=_trigger(job),
-        scheduled_time=_scheduled_time(job),
-        start_time=parse_time(status.get("startTime")),
+        scheduled_time=job.scheduled_time,
+        start_time=job.start_time,
         state=state,
         completion_time=completion,
         message=message,
         stuck=stuck is not None,
-        recorded=meta.get("labels", {}).get(names.RECORDED_LABEL) == "true",
-        has_finalizer=names.RUN_FINALIZER in (meta.get("finalizers") or []),
-        deleting=deleting,
+        recorded=job.recorded,
+        has_finalizer=names.RUN_FINALIZER in (job.finalizers or ()),
+        deleting=job.deleting,
         report=report,
+        finalizers=job.finalizers,
     )
 
 

@@ -29,6 +29,7 @@ ENV = {
     "AISCHED_LOG_FORMAT": "log_format",
     "AISCHED_PEERING": "peering",
     "AISCHED_JOBS_HISTORY_LIMIT": "jobs_history_limit",
+    "AISCHED_SCHEDULE_SELECTOR": "schedule_selector",
 }
 
 DEFAULT_RUNNER_RESOURCES: dict[str, Any] = {
@@ -58,6 +59,10 @@ class Settings(BaseModel):
     log_format: Literal["json", "text"] = "json"
     peering: str = ""
     jobs_history_limit: int = Field(default=3, ge=1, le=100)
+    # A label selector on AssistantSchedules (server-side): several operators, each with
+    # its own selector on the aischeduler.io/shard label (e.g. aischeduler.io/shard=a),
+    # serve disjoint shards. The same selector picks their CronJobs, Jobs and Pods.
+    schedule_selector: str = Field(default="", max_length=1024, pattern=r"^$|aischeduler\.io/shard")
 
     @field_validator("time_zone")
     @classmethod
