@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from schedules import RUN_NOW, Schedules, body, runner_result, sim
 
-from aischeduler_operator.reconcile import reconcile_error_status
+from aischeduler_operator.plan import error_status, load_status
 from argocd_lua import ArgoCD
 
 
@@ -56,7 +56,12 @@ def test_health_of_every_status_shape_the_operator_writes(s: Schedules, argocd: 
     seen["active (spec just changed)"] = s.patch("active", {"spec": {"input": "new prompt"}})
     ready = s.get("active")
     # The operator's own code for a failed reconcile (an API error cannot be forced here).
-    patch = reconcile_error_status(ready, "409 conflict writing CronJob active", datetime.now(UTC))
+    patch = error_status(
+        load_status(ready["status"]),
+        ready["metadata"]["generation"],
+        "409 conflict writing CronJob active",
+        datetime.now(UTC),
+    )
     assert patch is not None
     seen["active (reconcile error)"] = {**ready, "status": {**ready["status"], **patch}}
 
