@@ -187,6 +187,8 @@ class LocalCluster:
             self.real_node_skipped = "not asked for"
             return
         why = realnode.why_not(self.bin_dir)
+        if why is None:
+            realnode.recover_crashed_node()
         # Recorded before anything of the node (its lock included) exists on the host;
         # stop() and `down` restore it.
         host = HostState.capture()

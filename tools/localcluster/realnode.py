@@ -13,6 +13,7 @@ machine; ``stop()`` puts the host back as ``hoststate`` recorded it before the s
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -42,6 +43,10 @@ MACHINE_LOCK = Path(MACHINE_DIR) / "lock"
 NODE_DIR = Path(MACHINE_DIR) / "node"
 SOCKET = NODE_DIR / "containerd.sock"
 HOST_STATE = "host-state.json"
+# The host as it was before the machine's real node started, kept beside (not in) its
+# directory until a restore succeeds: a run that died before restoring leaves it behind,
+# and the next node puts the host back from it before taking its own snapshot.
+PRISTINE = Path(f"{MACHINE_DIR}.host-state.json")
 
 
 @dataclass(frozen=True)
@@ -297,9 +302,30 @@ def kill_node_processes(socket_path: Path, grace: float = 10.0) -> None:
 
 
 def save_host_state(state_dir: Path, host: HostState) -> None:
-    """Keeps the snapshot taken before the node started in the cluster's state dir."""
+    """Keeps the snapshot taken before the node started in the cluster's state dir, and
+    machine-wide for recover_crashed_node."""
     state_dir.mkdir(parents=True, exist_ok=True)
     host.save(state_dir / HOST_STATE)
+    host.save(PRISTINE)
+
+
+def recover_crashed_node() -> list[str]:
+    """Restores the host from a node that died without restoring it (its snapshot is still
+    there) — only when no node runs now (the machine lock is free)."""
+    if not PRISTINE.exists():
+        return []
+    MACHINE_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(MACHINE_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return []  # a live node owns the host; its own stop restores it
+    finally:
+        os.close(fd)  # also drops the lock: the restore below removes its directory
+    kill_node_processes(SOCKET)
+    done = HostState.load(PRISTINE).restore([MACHINE_DIR])
+    PRISTINE.unlink()
+    return done
 
 
 def restore_host(state_dir: Path) -> list[str]:
@@ -310,6 +336,7 @@ def restore_host(state_dir: Path) -> list[str]:
     kill_node_processes(SOCKET)
     done = HostState.load(state_file).restore([MACHINE_DIR])
     state_file.unlink()
+    PRISTINE.unlink(missing_ok=True)
     return done
 
 
