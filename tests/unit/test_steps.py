@@ -12,6 +12,7 @@ from objects import NOW, job, schedule
 
 from aischeduler_operator import manifests, names
 from aischeduler_operator.actions import CreateCronJob, DeleteCronJob, PatchCronJob, PatchJob
+from aischeduler_operator.due import MAX_DEADLINE, deadline_of
 from aischeduler_operator.observe import ErrorFact, project_cronjob, project_job, project_schedule
 from aischeduler_operator.plan import cronjob_actions, release, run_now
 from aischeduler_operator.resolve import Invalid, Resolved, resolve
@@ -138,3 +139,38 @@ def test_a_visible_name_conflict_fails_the_decision() -> None:
     plan = decide_on(CR, settings=SETTINGS, now=NOW, cronjob=FOREIGN)
     assert plan.decision.failed is not None
     assert plan.decision.actions == ()
+
+
+@pytest.mark.parametrize(
+    ("runner", "says"),
+    [
+        ({"podLabels": {"bad key": "v"}}, "spec.runner.podLabels: key 'bad key' is not valid"),
+        ({"podLabels": {"cost": "v" * 64}}, "the value of 'cost' is not a valid label value"),
+        ({"podLabels": {"Bad.Prefix/x": "v"}}, "its prefix must be a DNS subdomain"),
+        ({"podAnnotations": {"a/b/c": "v"}}, "spec.runner.podAnnotations: key 'a/b/c'"),
+    ],
+)
+def test_pod_labels_and_annotations_the_apiserver_would_refuse_are_invalid(
+    runner: dict[str, Any], says: str
+) -> None:
+    spec = {"assistant": {"id": "a"}, "schedule": "@daily", "runner": runner}
+    got = resolve(spec, Settings(platform_url="https://p.example", credentials_secret="c"))
+    assert isinstance(got, Invalid) and got.reason == "InvalidSpec", got
+    assert says in got.message
+
+
+def test_valid_pod_labels_and_annotations_resolve() -> None:
+    runner = {
+        "podLabels": {"cost.example.com/team": "a-1", "empty": ""},
+        "podAnnotations": {"sidecar.istio.io/inject": "false, with any value: ok"},
+    }
+    spec = {"assistant": {"id": "a"}, "schedule": "@daily", "runner": runner}
+    got = resolve(spec, Settings(platform_url="https://p.example", credentials_secret="c"))
+    assert not isinstance(got, Invalid), got
+
+
+def test_a_huge_starting_deadline_is_clamped_not_an_overflow() -> None:
+    spec = {"assistant": {"id": "a"}, "schedule": "@daily", "startingDeadlineSeconds": 2**62}
+    got = resolve(spec, Settings(platform_url="https://p.example", credentials_secret="c"))
+    assert not isinstance(got, Invalid)
+    assert deadline_of(got) == MAX_DEADLINE

@@ -40,7 +40,10 @@ class OneTime:
 
 
 def deadline_of(r: Resolved) -> timedelta:
-    return min(timedelta(seconds=r.spec.starting_deadline_seconds), MAX_DEADLINE)
+    # Clamped before it becomes a timedelta: the CRD sets no maximum, and timedelta
+    # overflows past ~8.6e13 s.
+    seconds = min(r.spec.starting_deadline_seconds, MAX_DEADLINE.total_seconds())
+    return timedelta(seconds=seconds)
 
 
 def missed_entry(

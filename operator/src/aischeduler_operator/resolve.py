@@ -3,6 +3,7 @@ configuration: the spec with the operator's defaults filled in. Pure."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -75,6 +76,47 @@ def _platform_problem(
     return None
 
 
+# Label and annotation syntax as the apiserver checks it (apimachinery validation):
+# an optional DNS-subdomain prefix and a name of at most 63 characters.
+_QUALIFIED_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
+_PREFIX = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
+def _key_problem(key: str) -> str | None:
+    prefix, slash, name = key.rpartition("/")
+    if slash and (not prefix or len(prefix) > 253 or not _PREFIX.fullmatch(prefix)):
+        return "its prefix must be a DNS subdomain (lower case, at most 253 characters)"
+    if len(name) > 63 or not _QUALIFIED_NAME.fullmatch(name):
+        return (
+            "its name must be at most 63 characters of letters, digits, '-', '_' and '.', "
+            "starting and ending with a letter or digit"
+        )
+    return None
+
+
+def _pod_meta_problem(spec: AssistantScheduleSpec) -> str | None:
+    """The first podLabels/podAnnotations entry the apiserver would refuse in the CronJob."""
+    for field, values in (
+        ("podLabels", spec.runner.pod_labels or {}),
+        ("podAnnotations", spec.runner.pod_annotations or {}),
+    ):
+        for key, value in values.items():
+            why = _key_problem(key)
+            if why is not None:
+                return f"spec.runner.{field}: key {key!r} is not valid: {why}"
+            if (
+                field == "podLabels"
+                and value
+                and (len(value) > 63 or not _QUALIFIED_NAME.fullmatch(value))
+            ):
+                return (
+                    f"spec.runner.podLabels: the value of {key!r} is not a valid label value: "
+                    "at most 63 characters of letters, digits, '-', '_' and '.', starting and "
+                    "ending with a letter or digit"
+                )
+    return None
+
+
 def resolve(raw_spec: dict[str, Any], settings: Settings) -> Resolved | Invalid:
     try:
         spec = AssistantScheduleSpec.model_validate(raw_spec)
@@ -113,7 +155,9 @@ def resolve(raw_spec: dict[str, Any], settings: Settings) -> Resolved | Invalid:
     target = spec.assistant or spec.workflow
     assert target is not None  # noqa: S101 - checked above
 
-    problem = _platform_problem(platform_type, platform_url, secret, kind)
+    problem = _platform_problem(platform_type, platform_url, secret, kind) or _pod_meta_problem(
+        spec
+    )
     if problem is not None:
         return Invalid("InvalidSpec", problem)
 
