@@ -172,29 +172,26 @@ class Cluster:
     # ------------------------------------------------------------------ runs
     def jobs(self, schedule: str) -> list[dict[str, Any]]:
         """The schedule's Jobs, newest first."""
-        response = self._call(
-            "list",
-            f"jobs in namespace {self.namespace}",
-            self._batch.list_namespaced_job,
-            self.namespace,
-            label_selector=f"{SCHEDULE_LABEL}={schedule}",
-            _preload_content=False,
-        )
-        items: list[dict[str, Any]] = json.loads(response.data)["items"]
-        return sorted(items, key=lambda j: j["metadata"]["creationTimestamp"], reverse=True)
+        return self._newest("jobs", self._batch.list_namespaced_job, f"{SCHEDULE_LABEL}={schedule}")
 
     def pods(self, job: str) -> list[dict[str, Any]]:
         """The Job's pods, newest first."""
+        return self._newest(
+            "pods", self._core.list_namespaced_pod, f"batch.kubernetes.io/job-name={job}"
+        )
+
+    def _newest(self, kind: str, list_call: Any, selector: str) -> list[dict[str, Any]]:
+        """Objects of ``kind`` in the namespace matching ``selector``, newest first."""
         response = self._call(
             "list",
-            f"pods in namespace {self.namespace}",
-            self._core.list_namespaced_pod,
+            f"{kind} in namespace {self.namespace}",
+            list_call,
             self.namespace,
-            label_selector=f"batch.kubernetes.io/job-name={job}",
+            label_selector=selector,
             _preload_content=False,
         )
         items: list[dict[str, Any]] = json.loads(response.data)["items"]
-        return sorted(items, key=lambda p: p["metadata"]["creationTimestamp"], reverse=True)
+        return sorted(items, key=lambda o: o["metadata"]["creationTimestamp"], reverse=True)
 
     def pod_log(self, pod: str, *, follow: bool) -> Iterator[str]:
         """The runner container's log as it arrives (followed to the end with ``follow``)."""
