@@ -62,6 +62,8 @@ class CronJobFacts:
     labels: dict[str, str]
     owner_references: tuple[dict[str, Any], ...]
     spec: dict[str, Any]
+    # status.lastScheduleTime: the newest time the CronJob controller made a Job for.
+    last_schedule_time: datetime | None = None
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -179,6 +181,7 @@ def project_cronjob(body: dict[str, Any]) -> CronJobFacts:
         labels=dict(meta.get("labels") or {}),
         owner_references=tuple(meta.get("ownerReferences") or ()),
         spec=dict(body.get("spec") or {}),
+        last_schedule_time=parse_time((body.get("status") or {}).get("lastScheduleTime")),
     )
 
 
