@@ -323,11 +323,15 @@ def bounded(events: list[PostEvent]) -> list[PostEvent]:
     ]
 
 
-def run_events(entries: tuple[HistoryEntry, ...], unrecorded: str | None) -> list[PostEvent]:
-    """An event per recorded run, and the notice of scheduled times without a record."""
-    events = [_run_event(e) for e in entries]
-    if unrecorded is not None:
-        events.append(PostEvent("Warning", "RunsNotRecorded", unrecorded))
+def run_events(entries: tuple[HistoryEntry, ...], times: due.Times) -> list[PostEvent]:
+    """An event per recorded run (a summary of many Missed times says it all itself), and
+    the notice of scheduled times without a record."""
+    events = [
+        _run_event(e) if times.count_of(e) == 1 else PostEvent("Warning", "RunMissed", e.message)
+        for e in entries
+    ]
+    if times.unrecorded is not None:
+        events.append(PostEvent("Warning", "RunsNotRecorded", times.unrecorded))
     return events
 
 
@@ -626,16 +630,16 @@ def decide(o: Observed) -> Decision:
     ]
     if status != load_status(s.status).to_dict():
         actions.append(PatchStatus(status_patch(s.status, status), s.resource_version, status))
+    if entries:
+        actions.append(Recorded(entries, a.times.counts))
     actions += [release(v) for v in records.release]
     actions += [DeleteJob(name) for name in prune(views, o.settings.jobs_history_limit)]
     actions += bounded(
         [
             *_events(r, old, s, records, now_run, a, created),
-            *run_events(entries, a.times.unrecorded),
+            *run_events(entries, a.times),
         ]
     )
-    if entries:
-        actions.append(Recorded(entries))
     return Decision(
         actions=tuple(actions), phase=a.phase, status=status, requeue_at=a.times.wake_at
     )
