@@ -264,6 +264,14 @@ def operator(
 
 
 @pytest.fixture
+def restartable(operator: OperatorProcess) -> Iterator[OperatorProcess]:
+    """The session's operator, for a test that stops it: running again afterwards."""
+    yield operator
+    if operator.process is None or operator.process.poll() is not None:
+        operator.start()
+
+
+@pytest.fixture
 def s(
     api: client.ApiClient, cluster: Cluster, namespace: str, operator: OperatorProcess
 ) -> Schedules:
