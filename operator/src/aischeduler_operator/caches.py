@@ -82,7 +82,11 @@ class IndexCaches:
 
 
 class Sweeper:
-    """After kopf listed a kind (again), reads it once and drops the ghosts (relist.py)."""
+    """After kopf listed (again), reads each kind once and drops the ghosts (relist.py).
+
+    Every kind is swept after a listing of any: a kind whose objects all went while no
+    watch was looking lists empty and so sends no event of its own. A write answered 404
+    (what the cache shows is gone) asks for a sweep too."""
 
     def __init__(
         self,
@@ -97,44 +101,44 @@ class Sweeper:
         self._selectors = selectors
         self._namespaces = namespaces
         self._trigger = trigger
-        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def listed(self, kind: str) -> None:
-        """A listing event of ``kind``: sweep once the listing has settled."""
-        old = self._timers.pop(kind, None)
-        if old is not None:
-            old.cancel()
+    def soon(self) -> None:
+        """Sweeps once nothing asked again for ``relist.SETTLE_SECONDS`` (a listing is a
+        burst of events: one sweep after it)."""
+        if self._timer is not None:
+            self._timer.cancel()
         loop = asyncio.get_running_loop()
-        self._timers[kind] = loop.call_later(relist.SETTLE_SECONDS, self._start, kind)
+        self._timer = loop.call_later(relist.SETTLE_SECONDS, self._start)
 
-    def _start(self, kind: str) -> None:
-        self._timers.pop(kind, None)
-        task = asyncio.create_task(self._sweep(kind), name=f"aischeduler-sweep-{kind}")
+    def _start(self) -> None:
+        self._timer = None
+        task = asyncio.create_task(self._sweep(), name="aischeduler-sweep")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _sweep(self, kind: str) -> None:
-        started = time.monotonic()
-        try:
-            live = await asyncio.to_thread(
-                self._kube.list_uids, kind, self._namespaces, self._selectors[kind]
-            )
-        except Exception as e:  # the API is away again: its next listing sweeps again
-            log.warning("could not read %s after a listing (%s); trying again", kind, e)
-            self.listed(kind)
-            return
-        found = relist.ghosts(self._caches.cached(kind), live, started)
-        for ghost in found:
-            if self._caches.discard(kind, ghost):
-                self._trigger(ghost.key)
-        if found:
-            log.info("dropped %d %s that went while no watch was looking", len(found), kind)
+    async def _sweep(self) -> None:
+        for kind in KINDS:
+            started = time.monotonic()
+            try:
+                live = await asyncio.to_thread(
+                    self._kube.list_uids, kind, self._namespaces, self._selectors[kind]
+                )
+            except Exception as e:  # the API is away again: try again later
+                log.warning("could not read %s after a listing (%s); trying again", kind, e)
+                self.soon()
+                return
+            found = relist.ghosts(self._caches.cached(kind), live, started)
+            for ghost in found:
+                if self._caches.discard(kind, ghost):
+                    self._trigger(ghost.key)
+            if found:
+                log.info("dropped %d %s that went while no watch was looking", len(found), kind)
 
     async def stop(self) -> None:
-        for handle in self._timers.values():
-            handle.cancel()
-        self._timers.clear()
+        if self._timer is not None:
+            self._timer.cancel()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

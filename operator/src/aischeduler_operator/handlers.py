@@ -95,7 +95,8 @@ async def startup(**kwargs: Any) -> None:
     caches = IndexCaches(kwargs)
     ctl = Controller(kube, ours, caches)
     _state["controller"] = ctl
-    _state["sweeper"] = Sweeper(kube, caches, selectors, ours.watch_namespaces, ctl.trigger)
+    _state["sweeper"] = sweep = Sweeper(kube, caches, selectors, ours.watch_namespaces, ctl.trigger)
+    ctl.on_not_found = sweep.soon
     metrics.TRACKED.read = state_reader(ctl.sizes, caches.sizes)
     ctl.start()
 
@@ -159,22 +160,19 @@ async def pod_index(**kwargs: Any) -> Any:
 @kopf.on.event(GROUP, VERSION, PLURAL, id="schedule_event")
 async def schedule_event(**kwargs: Any) -> None:
     if kwargs["type"] is None:
-        sweeper().listed("schedules")
+        sweeper().soon()
     controller().trigger((kwargs["namespace"], kwargs["name"]))
 
 
-def _owned_event(kind: str) -> Any:
-    async def handler(**kwargs: Any) -> None:
-        if kwargs["type"] is None:
-            sweeper().listed(kind)
-        key = _owned_key(kwargs)
-        if key is not None:
-            controller().trigger(key)
-
-    return handler
+async def _owned_event(**kwargs: Any) -> None:
+    if kwargs["type"] is None:
+        sweeper().soon()
+    key = _owned_key(kwargs)
+    if key is not None:
+        controller().trigger(key)
 
 
 # An owned object changed: queue the schedule it belongs to.
-kopf.on.event("batch", "v1", "cronjobs", id="cronjob_event")(_owned_event("cronjobs"))
-kopf.on.event("batch", "v1", "jobs", id="job_event")(_owned_event("jobs"))
-kopf.on.event("", "v1", "pods", id="pod_event")(_owned_event("pods"))
+kopf.on.event("batch", "v1", "cronjobs", id="cronjob_event")(_owned_event)
+kopf.on.event("batch", "v1", "jobs", id="job_event")(_owned_event)
+kopf.on.event("", "v1", "pods", id="pod_event")(_owned_event)
