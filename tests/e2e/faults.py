@@ -56,8 +56,8 @@ def list_schedules(s: Schedules) -> list[dict[str, Any]]:
 
 @dataclass
 class Burst:
-    """``schedules`` new AssistantSchedules created by ``threads`` clients; the first
-    ``run_nows`` of them get a run-now right after their create."""
+    """``schedules`` new AssistantSchedules created by ``threads`` clients; ``run_nows``
+    of them, spread evenly over the burst, get a run-now right after their create."""
 
     s: Schedules
     schedules: int
@@ -76,12 +76,12 @@ class Burst:
 
     @property
     def run_now_names(self) -> list[str]:
-        return self.names[: self.run_nows]
+        return self.names[:: max(1, self.schedules // max(1, self.run_nows))][: self.run_nows]
 
-    def _one(self, index: int, name: str) -> None:
+    def _one(self, name: str) -> None:
         s = self.s
         persist(lambda: s.create(body(name, pod=BURST_POD)), f"create {name}")
-        if index < self.run_nows:
+        if name in self.run_now_names:
             persist(lambda: s.run_now(name, RUN_NOW_VALUE), f"run-now {name}")
         with self._lock:
             self.done += 1
@@ -89,7 +89,7 @@ class Burst:
     def _run(self) -> None:
         started = time.monotonic()
         with ThreadPoolExecutor(self.threads) as pool:
-            futures = [pool.submit(self._one, i, name) for i, name in enumerate(self.names)]
+            futures = [pool.submit(self._one, name) for name in self.names]
             for future in futures:
                 error = future.exception()
                 if error is not None:
