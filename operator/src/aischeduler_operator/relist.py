@@ -7,9 +7,10 @@ and kopf keeps them in its indexes. Such a ghost hides real drift (a CronJob del
 meanwhile is never recreated), holds a deleted schedule's Jobs on their finalizer, and
 is memory kept forever.
 
-So after each listing of a kind (a burst of listing events, debounced) the operator
-reads that kind once and drops every cached object the read does not show — unless the
-cache heard of it after the read began (created meanwhile). Pure."""
+So after a listing (a burst of listing events, debounced; and after a write answered
+404) the operator reads each kind once and drops every cached object the read does not
+show — unless the cache heard of it after the read began (created meanwhile). Pure;
+``caches.Sweeper`` does the reading and dropping."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 
 from aischeduler_operator.observe import Key
 
-# Seconds without a listing event of a kind before the listing counts as over.
+# Seconds without a listing event before the listing counts as over.
 SETTLE_SECONDS = 2.0
 
 
