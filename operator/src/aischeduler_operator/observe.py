@@ -36,6 +36,7 @@ class ScheduleFacts:
     status: dict[str, Any]
     # The version a status write is conditional on; not an input of any decision.
     resource_version: str = field(default="", compare=False)
+    seen: float = field(default=0.0, compare=False)  # when the cache last heard (relist.py)
 
     @property
     def meta(self) -> dict[str, Any]:
@@ -64,6 +65,8 @@ class CronJobFacts:
     spec: dict[str, Any]
     # status.lastScheduleTime: the newest time the CronJob controller made a Job for.
     last_schedule_time: datetime | None = None
+    uid: str = field(default="", compare=False)
+    seen: float = field(default=0.0, compare=False)
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -99,6 +102,8 @@ class JobFacts:
     conditions: tuple[JobCondition, ...]
     failed_pods: int
     active_deadline_seconds: int | None
+    uid: str = field(default="", compare=False)
+    seen: float = field(default=0.0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,8 @@ class PodFacts:
     # Why the kernel or the kubelet ended the runner (OOMKilled, ...), which the runner
     # itself could not report; None for an exit of its own (Completed, Error).
     killed: str | None = None
+    uid: str = field(default="", compare=False)
+    seen: float = field(default=0.0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -182,6 +189,7 @@ def project_cronjob(body: dict[str, Any]) -> CronJobFacts:
         owner_references=tuple(meta.get("ownerReferences") or ()),
         spec=dict(body.get("spec") or {}),
         last_schedule_time=parse_time((body.get("status") or {}).get("lastScheduleTime")),
+        uid=meta.get("uid", ""),
     )
 
 
@@ -219,6 +227,7 @@ def project_job(body: dict[str, Any]) -> JobFacts:
         ),
         failed_pods=int(status.get("failed") or 0),
         active_deadline_seconds=(body.get("spec") or {}).get("activeDeadlineSeconds"),
+        uid=meta.get("uid", ""),
     )
 
 
@@ -260,6 +269,7 @@ def project_pod(body: dict[str, Any]) -> PodFacts:
         termination_message=(terminated or {}).get("message"),
         unschedulable=unschedulable,
         killed=_killed(terminated or {}),
+        uid=meta.get("uid", ""),
     )
 
 
