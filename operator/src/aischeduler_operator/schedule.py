@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from aischeduler_operator.firetimes import FireTimes
+
 __all__ = [
     "MACROS",
     "CronSchedule",
@@ -517,6 +519,10 @@ def _spec_next(s: CronSchedule, tz: ZoneInfo, after: int) -> int | None:
         return t
 
 
+# Activations already found, per (schedule, zone): the same answers, searched once.
+_FIRE_TIMES = FireTimes()
+
+
 def _unix_floor(when: datetime) -> int:
     if when.tzinfo is None or when.utcoffset() is None:
         raise ValueError(f"need an aware datetime, got naive {when.isoformat()}")
@@ -532,15 +538,10 @@ def next_times(schedule: CronSchedule, tz: ZoneInfo, after: datetime, count: int
     """
     if count < 0:
         raise ValueError(f"count must not be negative, got {count}")
-    times: list[datetime] = []
-    t = _unix_floor(after)
-    for _ in range(count):
-        found = _spec_next(schedule, tz, t)
-        if found is None:
-            break
-        times.append(_EPOCH + timedelta(seconds=found))
-        t = found
-    return times
+    found = _FIRE_TIMES.after(
+        (schedule, tz), _unix_floor(after), count, lambda t: _spec_next(schedule, tz, t)
+    )
+    return [_EPOCH + timedelta(seconds=t) for t in found]
 
 
 def next_time(schedule: CronSchedule, tz: ZoneInfo, after: datetime) -> datetime | None:
