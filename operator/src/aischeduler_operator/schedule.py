@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aischeduler_operator.firetimes import FireTimes
@@ -109,6 +110,7 @@ class _RobfigError(Exception):
     """An error with robfig's own wording; wrapped into ScheduleError for humans."""
 
 
+@lru_cache(maxsize=4096)  # every decision resolves its spec; the parse is the same each time
 def parse_schedule(expr: str) -> CronSchedule:
     """Parse ``spec.schedule`` as the CronJob API and controller would.
 
@@ -538,8 +540,13 @@ def next_times(schedule: CronSchedule, tz: ZoneInfo, after: datetime, count: int
     """
     if count < 0:
         raise ValueError(f"count must not be negative, got {count}")
+    # Keyed by the expression (a CronSchedule is what parse_schedule makes of it): cheaper
+    # to hash and compare than the parsed sets.
     found = _FIRE_TIMES.after(
-        (schedule, tz), _unix_floor(after), count, lambda t: _spec_next(schedule, tz, t)
+        (schedule.expression, tz),
+        _unix_floor(after),
+        count,
+        lambda t: _spec_next(schedule, tz, t),
     )
     return [_EPOCH + timedelta(seconds=t) for t in found]
 
