@@ -84,11 +84,11 @@ def test_run_now_records_a_manual_run_while_suspended(
     assert status["lastSuccessfulTime"] == entry["completionTime"]
     assert condition(status, "LastRunSucceeded")["status"] == "True"
     assert status["phase"] == "Suspended"
-    # The metric counts the run once its reconcile's writes are done (after the status).
+    # The metric counts the run after the status patch and the events: wait for it too.
     wait_for(
         lambda: runs_metric(operator, "Succeeded"),
-        lambda count: count >= succeeded_before + 1,
-        what="aischeduler_runs_total to count the run",
+        lambda value: value >= succeeded_before + 1,
+        what="aischeduler_runs_total{result=Succeeded} to count the run",
     )
     recorded = wait_for(
         lambda: s.job(job["metadata"]["name"]),

@@ -37,6 +37,7 @@ class ScheduleFacts:
     status: dict[str, Any]
     # The version a status write is conditional on; not an input of any decision.
     resource_version: str = field(default="", compare=False)
+    seen: float = field(default=0.0, compare=False)  # when the cache last heard (relist.py)
 
     @property
     def meta(self) -> dict[str, Any]:
@@ -66,6 +67,8 @@ class CronJobFacts:
     # few KB instead of ~20 KB of dicts per CronJob held in the cache (tracemalloc), the
     # largest part of the memory per schedule. Equal specs give equal strings.
     spec_json: str
+    uid: str = field(default="", compare=False)
+    seen: float = field(default=0.0, compare=False)
 
     @property
     def spec(self) -> dict[str, Any]:
@@ -106,6 +109,8 @@ class JobFacts:
     conditions: tuple[JobCondition, ...]
     failed_pods: int
     active_deadline_seconds: int | None
+    uid: str = field(default="", compare=False)
+    seen: float = field(default=0.0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,8 @@ class PodFacts:
     # Why the kernel or the kubelet ended the runner (OOMKilled, ...), which the runner
     # itself could not report; None for an exit of its own (Completed, Error).
     killed: str | None = None
+    uid: str = field(default="", compare=False)
+    seen: float = field(default=0.0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -188,6 +195,7 @@ def project_cronjob(body: dict[str, Any]) -> CronJobFacts:
         labels=dict(meta.get("labels") or {}),
         owner_references=tuple(meta.get("ownerReferences") or ()),
         spec_json=json.dumps(body.get("spec") or {}, sort_keys=True, separators=(",", ":")),
+        uid=meta.get("uid", ""),
     )
 
 
@@ -225,6 +233,7 @@ def project_job(body: dict[str, Any]) -> JobFacts:
         ),
         failed_pods=int(status.get("failed") or 0),
         active_deadline_seconds=(body.get("spec") or {}).get("activeDeadlineSeconds"),
+        uid=meta.get("uid", ""),
     )
 
 
@@ -266,6 +275,7 @@ def project_pod(body: dict[str, Any]) -> PodFacts:
         termination_message=(terminated or {}).get("message"),
         unschedulable=unschedulable,
         killed=_killed(terminated or {}),
+        uid=meta.get("uid", ""),
     )
 
 
