@@ -39,6 +39,13 @@ def _body(manifest: dict[str, Any]) -> Any:
     return manifest
 
 
+def _drain(response: Any) -> None:
+    """Writes whose answer we do not read ask for it raw (``_preload_content=False``):
+    turning a Job or an Event into the client's typed models costs more CPU than the
+    request. Reading the raw answer gives its connection back to the pool."""
+    _ = response.data
+
+
 class Kube:
     def __init__(self, api: client.ApiClient) -> None:
         self.api = api
@@ -117,8 +124,10 @@ class Kube:
         """Creates a CronJob; False when one of that name exists already."""
         metrics.API_WRITES.labels("create", "cronjobs").inc()
         try:
-            self.batch.create_namespaced_cron_job(
-                manifest["metadata"]["namespace"], _body(manifest)
+            _drain(
+                self.batch.create_namespaced_cron_job(
+                    manifest["metadata"]["namespace"], _body(manifest), _preload_content=False
+                )
             )
         except ApiException as e:
             if e.status == 409:
@@ -128,7 +137,11 @@ class Kube:
 
     def patch_cronjob(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
         metrics.API_WRITES.labels("patch", "cronjobs").inc()
-        self.batch.patch_namespaced_cron_job(name, namespace, patch, _content_type=MERGE)
+        _drain(
+            self.batch.patch_namespaced_cron_job(
+                name, namespace, patch, _content_type=MERGE, _preload_content=False
+            )
+        )
 
     def delete_cronjob(self, namespace: str, name: str) -> None:
         metrics.API_WRITES.labels("delete", "cronjobs").inc()
@@ -139,7 +152,11 @@ class Kube:
         """Creates a Job; False when one of that name exists already."""
         metrics.API_WRITES.labels("create", "jobs").inc()
         try:
-            self.batch.create_namespaced_job(manifest["metadata"]["namespace"], _body(manifest))
+            _drain(
+                self.batch.create_namespaced_job(
+                    manifest["metadata"]["namespace"], _body(manifest), _preload_content=False
+                )
+            )
         except ApiException as e:
             if e.status == 409:
                 return False
@@ -149,7 +166,11 @@ class Kube:
     def patch_job(self, namespace: str, name: str, operations: list[dict[str, Any]]) -> None:
         metrics.API_WRITES.labels("patch", "jobs").inc()
         with _gone_is_fine():
-            self.batch.patch_namespaced_job(name, namespace, operations, _content_type=JSON_PATCH)
+            _drain(
+                self.batch.patch_namespaced_job(
+                    name, namespace, operations, _content_type=JSON_PATCH, _preload_content=False
+                )
+            )
 
     def delete_job(self, namespace: str, name: str) -> None:
         metrics.API_WRITES.labels("delete", "jobs").inc()
@@ -189,19 +210,27 @@ class Kube:
             "count": 1,
         }
         metrics.API_WRITES.labels("create", "events").inc()
-        created = self.core.create_namespaced_event(meta["namespace"], _body(event))
-        if created.metadata.name:
-            self.events.remember(key, Posted(created.metadata.name, 1))
+        created = self._json(
+            self.core.create_namespaced_event(
+                meta["namespace"], _body(event), _preload_content=False
+            )
+        )
+        name = (created.get("metadata") or {}).get("name")
+        if name:
+            self.events.remember(key, Posted(name, 1))
 
     def _count_up(self, namespace: str, posted: Posted, now: str) -> bool:
         """One more of an Event already posted; False when it is gone (expired)."""
         metrics.API_WRITES.labels("patch", "events").inc()
         try:
-            self.core.patch_namespaced_event(
-                posted.name,
-                namespace,
-                _body({"count": posted.count + 1, "lastTimestamp": now}),
-                _content_type=MERGE,
+            _drain(
+                self.core.patch_namespaced_event(
+                    posted.name,
+                    namespace,
+                    _body({"count": posted.count + 1, "lastTimestamp": now}),
+                    _content_type=MERGE,
+                    _preload_content=False,
+                )
             )
         except ApiException as e:
             if e.status == 404:
