@@ -63,15 +63,29 @@ def why_not(bin_dir: Path) -> str | None:
     turns it off."""
     if os.environ.get("AISCHED_REAL_NODE") == "0":
         return "turned off (AISCHED_REAL_NODE=0)"
+    return _host_lacks() or _binaries_missing(bin_dir) or _packages_missing()
+
+
+def _host_lacks() -> str | None:
+    """What the kernel and the user lack: root, a cgroup memory controller, overlayfs."""
     if os.geteuid() != 0:
         return "needs root (containerd, runc, CNI, cgroups)"
     if not (CGROUP_ROOT / "memory").is_dir() and not (CGROUP_ROOT / "cgroup.controllers").exists():
         return f"no cgroup memory controller under {CGROUP_ROOT}"
     if "overlay" not in Path("/proc/filesystems").read_text():
         return "the kernel has no overlayfs"
+    return None
+
+
+def _binaries_missing(bin_dir: Path) -> str | None:
     for binary in ("kubelet", "pause"):
         if not (bin_dir / binary).is_file():
             return f"{binary} not found in {bin_dir}: run tools/build.sh"
+    return None
+
+
+def _packages_missing() -> str | None:
+    """Installs the node's Debian packages (tools/realnode/install.sh); why not, if it fails."""
     install = subprocess.run(
         ["bash", str(REALNODE_TOOLS / "install.sh")], capture_output=True, text=True, check=False
     )
