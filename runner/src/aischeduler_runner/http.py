@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from .contract import Env
 from .deadline import Deadline, format_seconds
 from .errors import ConfigError, DeadlineError, MaybeStartedError, RunFailedError, RunnerError
 from .logs import JsonLog
@@ -369,7 +370,7 @@ class Http:
             raise RunFailedError(
                 f"{what} failed: {problem}; not retrying, because the next attempt "
                 f"(in {format_seconds(round(delay, 3))}{asked}) would start after the deadline "
-                f"of {format_seconds(self.deadline.seconds)} (AISCHED_TIMEOUT_SECONDS)"
+                f"of {format_seconds(self.deadline.seconds)} ({Env.TIMEOUT_SECONDS})"
             )
         self.log.warning(
             f"{what}: {problem}; retrying in {format_seconds(round(delay, 3))}{asked}",
