@@ -201,7 +201,11 @@ def test_helm_install_runs_the_operator_on_the_real_node(
         assert run_pod.spec.containers[0].image == real_node["images"]["runner"]["ref"]
 
         # Uninstall as the README says: the schedules, the release, then the CRDs.
-        cluster.kubectl("delete", "assistantschedules", "--all", "-n", team, "--wait")
+        # Foreground: the schedules go only once the garbage collector has deleted their
+        # CronJobs, Jobs and pods, which it cannot do once the CRD (their owner's kind) is gone.
+        cluster.kubectl(
+            "delete", "assistantschedules", "--all", "-n", team, "--cascade=foreground", "--wait"
+        )
         uninstall(cluster, api, release)
         cluster.kubectl("delete", "-f", str(CHART / "crds"), "--wait")
         assert crds_present(api) == []
