@@ -17,7 +17,10 @@ from localcluster import realnode
 from localcluster.hoststate import HostState
 from waiting import wait_for
 
-pytestmark = pytest.mark.own_real_node
+# `up` builds the node's images when their inputs changed: minutes on a busy 2-core machine
+# (the images stage of .ci/run builds them before the tests, so there they are cached).
+IMAGE_BUILD_SECONDS = 1800
+pytestmark = [pytest.mark.own_real_node, pytest.mark.timeout(IMAGE_BUILD_SECONDS + 600)]
 
 
 def localcluster(*args: str) -> str:
@@ -28,7 +31,7 @@ def localcluster(*args: str) -> str:
         capture_output=True,
         text=True,
         check=False,
-        timeout=900,
+        timeout=IMAGE_BUILD_SECONDS + 300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout

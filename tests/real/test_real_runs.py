@@ -210,6 +210,35 @@ def test_platform_500_is_a_failed_run(
     assert terminated(pod)["exitCode"] == 1
 
 
+def test_rate_limited_then_answered_is_succeeded_after_two_attempts(
+    rs: Schedules, runner_image: str, double: DoubleServer
+) -> None:
+    """429 with Retry-After: the runner waits as asked, sends again, and the run succeeds;
+    the history records both attempts."""
+    rs.create(
+        real_body(
+            "busy",
+            runner_image,
+            "codemie",
+            codemie(double),
+            "codemie-credentials",
+            assistant="ratelimited-1",
+            retries=0,
+        )
+    )
+    entry = run_now(rs, "busy")
+    assert entry["result"] == "Succeeded", entry
+    assert entry["attempts"] == 2
+    assert entry["output"].startswith("Answer from the platform double (ratelimited-1)")
+    calls = [
+        c for c in double.state.calls if c.path == "/codemie/v1/assistants/ratelimited-1/model"
+    ]
+    assert len(calls) == 2
+    assert calls[1].at - calls[0].at >= 1.0  # Retry-After: 1 was honoured
+    (pod,) = pods_of(rs, entry)  # one pod: the runner retried, not the Job
+    assert terminated(pod)["exitCode"] == 0
+
+
 def test_deadline_fails_the_run_with_the_timeout(
     rs: Schedules, runner_image: str, double: DoubleServer
 ) -> None:

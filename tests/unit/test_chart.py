@@ -186,7 +186,7 @@ def test_operator_pod_meets_restricted_pod_security(helm: str, tmp_path: Path) -
     docs = render(helm, tmp_path)
     pod = one(docs, "Deployment")["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
-    assert pod["securityContext"]["runAsUser"] == 10001
+    assert pod["securityContext"]["runAsUser"] == 65532
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     c = container(docs)
     assert c["securityContext"] == {

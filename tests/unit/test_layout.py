@@ -28,3 +28,16 @@ def test_runner_package_installs_without_kopf() -> None:
     assert "aischeduler_operator" not in "".join(
         p.read_text() for p in (ROOT / "runner" / "src").rglob("*.py")
     )
+
+
+def pins(path: Path) -> dict[str, str]:
+    lines = [line.strip() for line in path.read_text().splitlines()]
+    pairs = [line.split("==") for line in lines if line and not line.startswith("#")]
+    return {name.lower().replace("_", "-"): version for name, version in pairs}
+
+
+def test_operator_image_pins_the_runner_images_dependencies_alike() -> None:
+    """The operator imports the runner contract: both images carry the same pydantic."""
+    runner = pins(ROOT / "runner" / "constraints.txt")
+    operator = pins(ROOT / "operator" / "constraints.txt")
+    assert {name: operator.get(name) for name in runner} == runner

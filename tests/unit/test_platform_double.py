@@ -109,6 +109,7 @@ def test_openai_and_webhook(tmp_path: Path, double: DoubleServer) -> None:
         ("status-401", 2, "401"),
         ("malformed", 1, "JSON"),
         ("flaky-1", 0, ""),
+        ("ratelimited-1", 0, ""),
     ],
 )
 def test_scripted_behaviours(

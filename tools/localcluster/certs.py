@@ -14,6 +14,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+# Service ClusterIPs; the first is the `kubernetes` Service's, through which pods (the
+# operator's, on the real node) reach the apiserver, so the serving certificate names it.
+SERVICE_CIDR = "10.96.0.0/16"
+API_SERVICE_IP = "10.96.0.1"
+
 
 @dataclass(frozen=True)
 class Pki:
@@ -106,6 +111,7 @@ def make_pki(directory: Path) -> Pki:
             x509.DNSName("localhost"),
             x509.DNSName("kubernetes.default.svc"),
             x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+            x509.IPAddress(ipaddress.ip_address(API_SERVICE_IP)),
         ],
     )
     admin_cert, admin_key = leaf(

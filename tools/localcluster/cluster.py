@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from localcluster import realnode
-from localcluster.certs import Pki, make_pki
+from localcluster.certs import SERVICE_CIDR, Pki, make_pki
 from localcluster.hoststate import HostState
 
 CONTROLLERS = (
@@ -303,6 +303,7 @@ class LocalCluster:
         self.components.append(containerd)
         self._wait("containerd", deadline, node.containerd_up)
         try:
+            node.route_api_service(int(self.server.rsplit(":", 1)[1]))
             node.import_images()
         except RuntimeError as e:
             raise ClusterError(str(e)) from e
@@ -365,7 +366,7 @@ class LocalCluster:
                 "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
                 f"--service-account-key-file={pki.sa_pub}",
                 f"--service-account-signing-key-file={pki.sa_key}",
-                "--service-cluster-ip-range=10.96.0.0/16",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
                 "--allow-privileged=true",
                 "--profiling=false",
                 "--v=1",

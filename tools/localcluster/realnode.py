@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from localcluster.certs import API_SERVICE_IP
 from localcluster.hoststate import CGROUP_NAME, CGROUP_ROOT, MACHINE_DIR, HostState
 
 NAME = "aischeduler-real-node"
@@ -62,15 +63,29 @@ def why_not(bin_dir: Path) -> str | None:
     turns it off."""
     if os.environ.get("AISCHED_REAL_NODE") == "0":
         return "turned off (AISCHED_REAL_NODE=0)"
+    return _host_lacks() or _binaries_missing(bin_dir) or _packages_missing()
+
+
+def _host_lacks() -> str | None:
+    """What the kernel and the user lack: root, a cgroup memory controller, overlayfs."""
     if os.geteuid() != 0:
         return "needs root (containerd, runc, CNI, cgroups)"
     if not (CGROUP_ROOT / "memory").is_dir() and not (CGROUP_ROOT / "cgroup.controllers").exists():
         return f"no cgroup memory controller under {CGROUP_ROOT}"
     if "overlay" not in Path("/proc/filesystems").read_text():
         return "the kernel has no overlayfs"
+    return None
+
+
+def _binaries_missing(bin_dir: Path) -> str | None:
     for binary in ("kubelet", "pause"):
         if not (bin_dir / binary).is_file():
             return f"{binary} not found in {bin_dir}: run tools/build.sh"
+    return None
+
+
+def _packages_missing() -> str | None:
+    """Installs the node's Debian packages (tools/realnode/install.sh); why not, if it fails."""
     install = subprocess.run(
         ["bash", str(REALNODE_TOOLS / "install.sh")], capture_output=True, text=True, check=False
     )
@@ -261,6 +276,19 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
     def containerd_up(self) -> bool:
         return self.socket.exists() and self.ctr("version").returncode == 0
 
+    def route_api_service(self, api_port: int) -> None:
+        """Pods reach the apiserver (on the host's 127.0.0.1) through the `kubernetes`
+        Service's address, as in-cluster clients do: a DNAT rule stands in for kube-proxy's
+        for that one Service. Loopback is another network namespace's for a pod, so the
+        bridge is made here, before any pod, to let it route to 127.0.0.1
+        (route_localnet). Both go away with the bridge and the iptables restore."""
+        if not Path(f"/sys/class/net/{BRIDGE}").exists():
+            _run("ip", "link", "add", BRIDGE, "type", "bridge")
+        Path(f"/proc/sys/net/ipv4/conf/{BRIDGE}/route_localnet").write_text("1")
+        rule = ["PREROUTING", "-i", BRIDGE, "-d", f"{API_SERVICE_IP}/32", "-p", "tcp"]
+        rule += ["--dport", "443", "-j", "DNAT", "--to-destination", f"127.0.0.1:{api_port}"]
+        _run("iptables", "-t", "nat", "-A", *rule)
+
     def import_images(self) -> None:
         for image in self.images.values():
             # The archive names its image by tag only; ctr prefixes the repository.
@@ -269,6 +297,12 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
             )
             if out.returncode != 0:
                 raise RuntimeError(f"ctr import of {image.ref} failed: {out.stderr}")
+
+
+def _run(*argv: str) -> None:
+    out = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed: {out.stderr.strip()}")
 
 
 def pod_pids() -> set[int]:

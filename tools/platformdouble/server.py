@@ -10,6 +10,7 @@ webhook path's last segment), so a test picks it in the AssistantSchedule alone:
   slow-<s>                  answers after <s> seconds
   status-<code>             answers <code> (429 with Retry-After: 1, 500, 401, ...)
   flaky-<n>                 answers 503 to the first <n> calls, then a normal answer
+  ratelimited-<n>           answers 429 (Retry-After: 1) to the first <n> calls, then an answer
   malformed                 200 whose body is not JSON
   unsuccessful              CodeMie assistant: 200 with success false and an error
   wf-fail                   CodeMie workflow: the execution ends Failed
@@ -47,6 +48,7 @@ class Call:
     method: str
     path: str
     body: Any
+    at: float = field(default_factory=time.monotonic)  # when it came in (monotonic clock)
 
 
 @dataclass
@@ -112,9 +114,10 @@ class Handler(BaseHTTPRequestHandler):
             headers = {"Retry-After": "1"} if arg == "429" else {}
             self._send(int(arg), {"error": f"scripted {arg}"}, headers)
             return True
-        elif kind == "flaky" and arg.isdigit():
-            if self.server.state.count(f"flaky:{target}") <= int(arg):
-                self._send(503, {"error": "scripted 503"}, {"Retry-After": "1"})
+        elif kind in ("flaky", "ratelimited") and arg.isdigit():
+            if self.server.state.count(f"{kind}:{target}") <= int(arg):
+                code = 503 if kind == "flaky" else 429
+                self._send(code, {"error": f"scripted {code}"}, {"Retry-After": "1"})
                 return True
         elif target == "malformed":
             self._send(200, b"<html>this is not JSON</html>")

@@ -3,9 +3,11 @@
 #   <name> <OCI archive> <image reference> <manifest digest>
 #
 #   pause   the sandbox image: the static `pause` binary built by tools/build.sh
-#   runner  the runner image, built as runner/Dockerfile builds it, from Debian packages
-#           (mmdebstrap) instead of the python base image: the runner and the exact
-#           wheels of runner/constraints.txt from PyPI in /opt/runner, uid 65532
+#   runner    the runner image, built as runner/Dockerfile builds it, from Debian packages
+#             (mmdebstrap) instead of the python base image: the runner and the exact
+#             wheels of runner/constraints.txt from PyPI in /opt/runner, uid 65532
+#   operator  the operator image, the same way: the operator, the runner package (the
+#             runner contract) and operator/constraints.txt in /opt/operator, uid 65532
 #
 # Usage: images.sh <bin dir of tools/build.sh>   (PYTHON: an interpreter with pip)
 #
@@ -29,6 +31,7 @@ mirrors=(
 )
 runner_repo=localhost/aischeduler/runner
 pause_repo=localhost/aischeduler/pause
+operator_repo=localhost/aischeduler/operator
 
 key_of() {  # key_of <file or dir>...: a short hash of the contents and of this script
   (cat "$0"; find "$@" -type f -not -path '*/__pycache__/*' -not -path '*.egg-info/*' \
@@ -75,42 +78,63 @@ build_pause() {  # build_pause <dir> <tag>
   rm -rf "$tmp"
 }
 
-build_runner() {  # build_runner <dir> <tag>
-  local dir=$1 tag=$2 tmp
+# build_python <dir> <tag> <app> <constraints> <smoke test> <projects...>: a Debian root
+# filesystem (mmdebstrap) with python3 and a venv /opt/<app> holding the app installed from
+# wheels: the projects built from this checkout, their dependencies exactly as pinned in
+# <constraints> from PyPI; runs as the named user `nonroot` (uid/gid 65532).
+build_python() {
+  local dir=$1 tag=$2 app=$3 constraints=$4 smoke=$5 tmp
+  shift 5
   tmp=$(mktemp -d "$dir.XXXX")
-  # The wheels come from PyPI on the host (the chroot needs no network): the runner built
-  # from runner/, its dependencies exactly as pinned, and pip itself to install them.
+  # The wheels come from PyPI on the host (the chroot needs no network), with pip itself
+  # to install them.
   mkdir "$tmp/wheels"
-  "$python" -m pip wheel --quiet --no-deps --wheel-dir "$tmp/wheels" "$repo/runner" >&2
+  "$python" -m pip wheel --quiet --no-deps --wheel-dir "$tmp/wheels" "$@" >&2
   "$python" -m pip download --quiet --no-deps --only-binary=:all: --dest "$tmp/wheels" \
     --platform manylinux2014_x86_64 --python-version 3.11 --implementation cp \
-    -r "$repo/runner/constraints.txt" "pip==$("$python" -m pip --version | cut -d' ' -f2)" >&2
-  cp "$repo/runner/constraints.txt" "$tmp/wheels/"
+    -r "$constraints" "pip==$("$python" -m pip --version | cut -d' ' -f2)" >&2
+  cp "$constraints" "$tmp/wheels/constraints.txt"
   mkdir "$tmp/pip" && mv "$tmp"/wheels/pip-*.whl "$tmp/pip/pip.whl"
   local -a hooks=(
     --customize-hook="copy-in $tmp/wheels $tmp/pip /tmp"
-    # A venv without pip, as in runner/Dockerfile; pip compiles the byte-code now
+    # A venv without pip, as in the Dockerfiles; pip compiles the byte-code now
     # (deterministically: SOURCE_DATE_EPOCH selects hash-checked .pyc files).
-    --customize-hook='chroot "$1" python3 -m venv --without-pip /opt/runner'
-    --customize-hook='chroot "$1" env -u PIP_FIND_LINKS sh -c "/opt/runner/bin/python /tmp/pip/pip.whl/pip install --quiet --no-index --no-cache-dir --find-links /tmp/wheels --constraint /tmp/wheels/constraints.txt aischeduler-runner"'
+    --customize-hook="chroot \"\$1\" python3 -m venv --without-pip /opt/$app"
+    --customize-hook="chroot \"\$1\" env -u PIP_FIND_LINKS sh -c '/opt/$app/bin/python /tmp/pip/pip.whl/pip install --quiet --no-index --no-cache-dir --find-links /tmp/wheels --constraint /tmp/wheels/constraints.txt aischeduler-$app'"
     --customize-hook='rm -rf "$1/tmp/wheels" "$1/tmp/pip"'
-    # Smoke test, as the Dockerfile's: without settings the runner exits 2.
-    --customize-hook='chroot "$1" sh -c "AISCHED_RESULT_PATH=/tmp/result.json /opt/runner/bin/aischeduler-runner >/dev/null; [ \$? -eq 2 ]" && rm -f "$1/tmp/result.json"'
+    # A name for the uid (kopf asks getpass for it), as distroless images have.
+    --customize-hook='echo "nonroot:x:65532:65532:nonroot:/nonexistent:/usr/sbin/nologin" >>"$1/etc/passwd"'
+    --customize-hook='echo "nonroot:x:65532:" >>"$1/etc/group"'
+    --customize-hook="chroot \"\$1\" setpriv --reuid=65532 --regid=65532 --clear-groups sh -c '$smoke'"
     # Logs and caches written at build time carry the build's clock.
-    --customize-hook='rm -rf "$1"/var/log/* "$1"/var/cache/ldconfig/aux-cache "$1"/var/lib/dpkg/*-old "$1"/var/cache/debconf/*-old'
+    --customize-hook='rm -rf "$1"/var/log/* "$1"/var/cache/ldconfig/aux-cache "$1"/var/lib/dpkg/*-old "$1"/var/cache/debconf/*-old "$1"/etc/passwd- "$1"/etc/group-'
   )
   mmdebstrap --quiet --variant=essential --include=python3 --mode=root --format=directory \
     --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
     --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/info/*' \
     "${hooks[@]}" "$suite" "$tmp/rootfs" "${mirrors[@]}" >&2
   pack "$tmp/rootfs" "$tmp/layout" "$tag" \
-    --config.entrypoint /opt/runner/bin/aischeduler-runner --config.user 65532:65532 \
-    --config.env PATH=/opt/runner/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    --config.entrypoint "/opt/$app/bin/aischeduler-$app" --config.user 65532:65532 \
+    --config.env "PATH=/opt/$app/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
     --config.env PYTHONDONTWRITEBYTECODE=1 --config.env PYTHONUNBUFFERED=1 \
     --config.env PYTHONNOUSERSITE=1 --config.env PYTHONUTF8=1 \
-    --config.label org.opencontainers.image.title=aischeduler-runner
+    --config.label "org.opencontainers.image.title=aischeduler-$app"
   mv "$tmp/layout" "$dir/layout"
   rm -rf "$tmp"
+}
+
+build_runner() {  # build_runner <dir> <tag>
+  # Smoke test, as the Dockerfile's: without settings the runner exits 2.
+  build_python "$1" "$2" runner "$repo/runner/constraints.txt" \
+    'AISCHED_RESULT_PATH=/dev/null /opt/runner/bin/aischeduler-runner >/dev/null; [ $? -eq 2 ]' \
+    "$repo/runner"
+}
+
+build_operator() {  # build_operator <dir> <tag>
+  # Smoke test: the operator and kopf import, and the uid has a name.
+  build_python "$1" "$2" operator "$repo/operator/constraints.txt" \
+    '/opt/operator/bin/python -c "import getpass, aischeduler_operator.handlers; getpass.getuser()"' \
+    "$repo/runner" "$repo/operator"
 }
 
 # image <name> <repo> <key> <builder>: build into the cache unless there, then emit.
@@ -132,4 +156,7 @@ mkdir -p "$root"
 exec 9>"$root/build.lock"  # one build at a time per cache
 flock 9
 image pause "$pause_repo" "$(key_of "$bin/pause")" build_pause
-image runner "$runner_repo" "$(key_of "$repo/runner/pyproject.toml" "$repo/runner/constraints.txt" "$repo/runner/src")" build_runner
+runner_inputs=("$repo/runner/pyproject.toml" "$repo/runner/constraints.txt" "$repo/runner/src")
+image runner "$runner_repo" "$(key_of "${runner_inputs[@]}")" build_runner
+image operator "$operator_repo" "$(key_of "${runner_inputs[@]}" "$repo/operator/pyproject.toml" \
+  "$repo/operator/constraints.txt" "$repo/operator/src")" build_operator

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
+from .contract import Env
 from .errors import DeadlineError
 
 
@@ -37,7 +38,7 @@ class Deadline:
 
     def error(self, detail: str = "") -> DeadlineError:
         message = (
-            f"deadline of {format_seconds(self.seconds)} (AISCHED_TIMEOUT_SECONDS) reached "
+            f"deadline of {format_seconds(self.seconds)} ({Env.TIMEOUT_SECONDS}) reached "
             f"while waiting for {self.activity}"
         )
         return DeadlineError(f"{message}: {detail}" if detail else message)

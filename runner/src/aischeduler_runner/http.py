@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from .contract import Env
 from .deadline import Deadline, format_seconds
 from .errors import ConfigError, DeadlineError, MaybeStartedError, RunFailedError, RunnerError
 from .logs import JsonLog
@@ -160,6 +161,34 @@ def describe_status(response: httpx.Response) -> str:
     return f"{status}: {excerpt}" if excerpt else status
 
 
+# Why a send failed, and how long the platform asked to wait (Retry-After) if it did.
+_Retry = tuple[str, float | None]
+
+
+@dataclass
+class _Call:
+    """One request, as `Http.request` was asked for it, and how its sends went so far."""
+
+    method: str
+    url: str
+    what: str
+    effect: Effect
+    headers: dict[str, str]
+    body: dict[str, Any]  # httpx's json / data / content
+    auth: Authenticator | None
+    config_statuses: frozenset[int]
+    inspect: Callable[[httpx.Response], None] | None
+    attempt: int = 0
+    refreshed: bool = False  # a 401 already got a fresh token
+    # Whether the platform may have acted on the last send (it got the request and did
+    # not say it refused it).
+    maybe_started: bool = False
+
+    @property
+    def name(self) -> str:
+        return f"{self.what} ({self.method} {self.url})"
+
+
 class Http:
     """Sends requests inside the run's deadline and retries what is worth retrying."""
 
@@ -207,93 +236,99 @@ class Http:
         MaybeStartedError instead of being sent again. `inspect` sees every response,
         whatever its status, before anything quotes its body (to learn secrets in it).
         """
-        attempt = 0
-        refreshed = False
-        # Whether the platform may have acted on the last send (it got the request and
-        # did not say it refused it).
-        maybe_started = False
+        call = _Call(
+            method,
+            url,
+            what,
+            effect,
+            dict(headers or {}),
+            {"json": json_body, "data": form, "content": content},
+            auth,
+            config_statuses,
+            inspect,
+        )
         try:
             while True:
-                attempt += 1
+                call.attempt += 1
                 if effect is Effect.STARTS_WORK:
                     self.attempts += 1
-                request_headers = dict(headers or {})
-                if auth is not None:
-                    request_headers.update(auth.headers())  # may fetch a token first
-                self.deadline.activity = what
-                if self.deadline.expired():
-                    raise self.deadline.error()
-                remaining = self.deadline.remaining()
-                self.log.info(
-                    f"{what}: {method} {url}",
-                    event="http.request",
-                    attempt=attempt,
-                    method=method,
-                    url=url,
-                )
-                retry_after: float | None = None
-                maybe_started = True
-                try:
-                    response = self.client.request(
-                        method,
-                        url,
-                        json=json_body,
-                        data=form,
-                        content=content,
-                        headers=request_headers,
-                        timeout=httpx.Timeout(remaining),
-                    )
-                except EXCHANGE_ERRORS as exc:
-                    maybe_started = not may_resend(Effect.STARTS_WORK, exc)
-                    if (
-                        isinstance(exc, httpx.TimeoutException)
-                        and self.deadline.remaining() <= 0.01
-                    ):
-                        raise self.deadline.error(f"no answer from {url}") from exc
-                    problem = describe_transport_error(exc)
-                    if not may_resend(effect, exc):
-                        raise MaybeStartedError(
-                            f"{what} ({method} {url}) failed: {problem}"
-                        ) from exc
-                else:
-                    status = response.status_code
-                    self.log.info(
-                        f"{what}: HTTP {status}",
-                        event="http.response",
-                        status=status,
-                        elapsedSeconds=round(response.elapsed.total_seconds(), 3),
-                    )
-                    if inspect is not None:
-                        inspect(response)
-                    if 200 <= status < 300:
-                        return response
-                    # 4xx, 429 and 503 say the work was not done; 500/502/504 may come after
-                    # it began.
-                    maybe_started = is_transient(status) and status not in NOTHING_STARTED_STATUSES
-                    if status == 401 and auth is not None and not refreshed and auth.refresh():
-                        refreshed = True
-                        attempt -= 1
-                        self.log.info(
-                            f"{what}: HTTP 401, fetching a new token", event="auth.refresh"
-                        )
-                        continue
-                    problem = describe_status(response)
-                    failed = f"{what} ({method} {url}) failed: {problem}"
-                    if status in config_statuses:
-                        raise ConfigError(
-                            f"{what} ({method} {url}) was refused: {problem}{self._hint(status)}"
-                        )
-                    if not is_transient(status):
-                        raise RunFailedError(failed)
-                    if not may_resend(effect, status):
-                        raise MaybeStartedError(failed)
-                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                self._wait_before_retry(what, attempt, problem, retry_after)
+                outcome = self._send(call)
+                if isinstance(outcome, httpx.Response):
+                    return outcome
+                if outcome is not None:
+                    self._wait_before_retry(what, call.attempt, *outcome)
         except DeadlineError as exc:
             # Also the deadline's alarm, which can strike anywhere in the exchange.
-            if effect is Effect.STARTS_WORK and maybe_started:
+            if effect is Effect.STARTS_WORK and call.maybe_started:
                 raise MaybeStartedError(exc.message) from exc
             raise
+
+    def _send(self, call: _Call) -> httpx.Response | _Retry | None:
+        """One send: the 2xx response, a reason to retry (after a wait), None to send
+        again at once (with a fresh token), or an exception that ends the call."""
+        request_headers = dict(call.headers)
+        if call.auth is not None:
+            request_headers.update(call.auth.headers())  # may fetch a token first
+        self.deadline.activity = call.what
+        if self.deadline.expired():
+            raise self.deadline.error()
+        remaining = self.deadline.remaining()
+        self.log.info(
+            f"{call.what}: {call.method} {call.url}",
+            event="http.request",
+            attempt=call.attempt,
+            method=call.method,
+            url=call.url,
+        )
+        call.maybe_started = True
+        try:
+            response = self.client.request(
+                call.method,
+                call.url,
+                **call.body,
+                headers=request_headers,
+                timeout=httpx.Timeout(remaining),
+            )
+        except EXCHANGE_ERRORS as exc:
+            return self._transport_failure(call, exc)
+        return self._answered(call, response)
+
+    def _transport_failure(self, call: _Call, exc: httpx.RequestError) -> _Retry:
+        call.maybe_started = not may_resend(Effect.STARTS_WORK, exc)
+        if isinstance(exc, httpx.TimeoutException) and self.deadline.remaining() <= 0.01:
+            raise self.deadline.error(f"no answer from {call.url}") from exc
+        problem = describe_transport_error(exc)
+        if not may_resend(call.effect, exc):
+            raise MaybeStartedError(f"{call.name} failed: {problem}") from exc
+        return problem, None
+
+    def _answered(self, call: _Call, response: httpx.Response) -> httpx.Response | _Retry | None:
+        status = response.status_code
+        self.log.info(
+            f"{call.what}: HTTP {status}",
+            event="http.response",
+            status=status,
+            elapsedSeconds=round(response.elapsed.total_seconds(), 3),
+        )
+        if call.inspect is not None:
+            call.inspect(response)
+        if 200 <= status < 300:
+            return response
+        # 4xx, 429 and 503 say the work was not done; 500/502/504 may come after it began.
+        call.maybe_started = is_transient(status) and status not in NOTHING_STARTED_STATUSES
+        if status == 401 and call.auth is not None and not call.refreshed and call.auth.refresh():
+            call.refreshed = True
+            call.attempt -= 1
+            self.log.info(f"{call.what}: HTTP 401, fetching a new token", event="auth.refresh")
+            return None
+        problem = describe_status(response)
+        if status in call.config_statuses:
+            raise ConfigError(f"{call.name} was refused: {problem}{self._hint(status)}")
+        if not is_transient(status):
+            raise RunFailedError(f"{call.name} failed: {problem}")
+        if not may_resend(call.effect, status):
+            raise MaybeStartedError(f"{call.name} failed: {problem}")
+        return problem, parse_retry_after(response.headers.get("Retry-After"))
 
     def send_once(
         self, method: str, url: str, *, what: str, auth: Authenticator | None, seconds: float
@@ -335,7 +370,7 @@ class Http:
             raise RunFailedError(
                 f"{what} failed: {problem}; not retrying, because the next attempt "
                 f"(in {format_seconds(round(delay, 3))}{asked}) would start after the deadline "
-                f"of {format_seconds(self.deadline.seconds)} (AISCHED_TIMEOUT_SECONDS)"
+                f"of {format_seconds(self.deadline.seconds)} ({Env.TIMEOUT_SECONDS})"
             )
         self.log.warning(
             f"{what}: {problem}; retrying in {format_seconds(round(delay, 3))}{asked}",
