@@ -13,6 +13,7 @@ from objects import NOW, job, pod, result, schedule
 
 from aischeduler_operator import backfill, names, policy
 from aischeduler_operator.actions import CreateCronJob, PatchCronJob
+from aischeduler_operator.plan import status_patch
 from aischeduler_operator.resolve import Resolved, resolve
 from aischeduler_operator.schedule import load_time_zone
 from aischeduler_operator.settings import Settings
@@ -468,3 +469,9 @@ def test_a_paused_schedule_starts_no_backfill_runs() -> None:
     plan = run(cr)
     assert plan.create_jobs == []
     assert plan.status["backfill"]["started"] == 0
+
+
+def test_status_patch_removes_keys_inside_objects() -> None:
+    old = {"runs": {"total": 3, "failedInARow": 3}, "tokens": {"period": "p", "used": 1}}
+    new = {"runs": {"total": 3}}
+    assert status_patch(old, new) == {"runs": {"total": 3, "failedInARow": None}, "tokens": None}

@@ -19,6 +19,7 @@ from aischeduler_operator.resolve import Resolved
 from aischeduler_operator.schedule import ScheduleError, next_time, parse_run_at
 
 MAX_TIMES = 100
+COUNT_LIMIT = 1000  # how far a refusal counts the times it would have run
 MAX_VALUE_CHARS = 128  # longer values are refused and recorded by digest
 
 
@@ -41,7 +42,7 @@ def times(r: Resolved, value: str, now: datetime) -> list[datetime]:
     if not slash:
         raise BackfillError(f"{value!r} is not an interval <from>/<to> of RFC 3339 date-times")
     try:
-        start = parse_run_at(first.strip(), r.time_zone, "backfill start")
+        start = parse_run_at(first.strip(), r.time_zone, "backfill start").replace(microsecond=0)
         end = parse_run_at(last.strip(), r.time_zone, "backfill end")
     except ScheduleError as e:
         raise BackfillError(str(e)) from None
@@ -51,14 +52,14 @@ def times(r: Resolved, value: str, now: datetime) -> list[datetime]:
         raise BackfillError(f"the interval {value!r} ends in the future")
     found: list[datetime] = []
     t = next_time(r.cron, r.time_zone, start - timedelta(seconds=1))
-    while t is not None and t < end:
-        if t >= start:
-            found.append(t)
-        if len(found) > MAX_TIMES:
-            raise BackfillError(
-                f"the interval {value!r} holds more than {MAX_TIMES} scheduled times"
-            )
+    while t is not None and t < end and len(found) < COUNT_LIMIT:
+        found.append(t)
         t = next_time(r.cron, r.time_zone, t)
+    if len(found) > MAX_TIMES:
+        many = f"{len(found)}" if len(found) < COUNT_LIMIT else f"at least {COUNT_LIMIT}"
+        raise BackfillError(
+            f"the interval {value!r} holds {many} scheduled times, more than {MAX_TIMES}"
+        )
     return found
 
 

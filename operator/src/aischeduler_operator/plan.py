@@ -80,8 +80,14 @@ def condition(
 
 
 def status_patch(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """Merge patch from the stored status to ``new`` (absent keys are removed)."""
-    return {**dict.fromkeys(old, None), **new}
+    """Merge patch from the stored status to ``new``: absent keys are removed, also inside
+    objects (a merge patch keeps the keys a nested object leaves out)."""
+    patch: dict[str, Any] = dict.fromkeys(old, None)
+    for key, value in new.items():
+        before = old.get(key)
+        both = isinstance(before, dict) and isinstance(value, dict)
+        patch[key] = status_patch(before, value) if both else value
+    return patch
 
 
 def retry_delay(failures: int) -> float:
