@@ -85,8 +85,10 @@ def status_patch(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     patch: dict[str, Any] = dict.fromkeys(old, None)
     for key, value in new.items():
         before = old.get(key)
-        both = isinstance(before, dict) and isinstance(value, dict)
-        patch[key] = status_patch(before, value) if both else value
+        if isinstance(before, dict) and isinstance(value, dict):
+            patch[key] = status_patch(before, value)
+        else:
+            patch[key] = value
     return patch
 
 
