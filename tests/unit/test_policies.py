@@ -18,6 +18,7 @@ from aischeduler_operator.resolve import Resolved, resolve
 from aischeduler_operator.schedule import load_time_zone
 from aischeduler_operator.settings import Settings
 from aischeduler_operator.times import rfc3339
+from argocd_lua import ArgoCD
 
 SETTINGS = Settings(platform_url="https://codemie.example.com/api", credentials_secret="creds")
 HOUR = NOW.replace(minute=0, second=0)  # 12:00, the newest hourly time before NOW
@@ -475,3 +476,25 @@ def test_status_patch_removes_keys_inside_objects() -> None:
     old = {"runs": {"total": 3, "failedInARow": 3}, "tokens": {"period": "p", "used": 1}}
     new = {"runs": {"total": 3}}
     assert status_patch(old, new) == {"runs": {"total": 3, "failedInARow": None}, "tokens": None}
+
+
+def test_argo_cd_health_of_the_statuses_the_core_writes(argocd: ArgoCD) -> None:
+    """Argo CD's real Lua runtime over what decide() writes: paused is Degraded, a window
+    not yet open is Healthy, an ended one Healthy and Completed."""
+    pausing = schedule({"pauseAfterFailures": 1})
+    j1, p1 = failed("daily-1", 1)
+    paused = run(pausing, [j1], [p1])
+    waiting = schedule({"startTime": "2026-03-12T09:30:00Z"})
+    ended = schedule({"endTime": "2026-03-10T12:00:00Z"})
+    health = {
+        name: argocd.health(settled(cr, plan))
+        for name, cr, plan in (
+            ("paused", pausing, paused),
+            ("waiting", waiting, run(waiting)),
+            ("ended", ended, run(ended)),
+        )
+    }
+    assert health["paused"].status == "Degraded"
+    assert health["paused"].message.startswith("Paused: TooManyFailures: 1 failed run in a row")
+    assert health["waiting"].status == "Healthy"
+    assert (health["ended"].status, health["ended"].message[:10]) == ("Healthy", "Completed:")
