@@ -224,8 +224,8 @@ def _pause(
     streak = runs.failed_in_a_row or 0
     if limit is not None and not cleared and streak >= limit:
         message = (
-            f"{streak} failed run{'s' if streak != 1 else ''} in a row (pauseAfterFailures {limit}); "
-            f"last: {_last_failure(entries, old.history)}"
+            f"{streak} failed run{'s' if streak != 1 else ''} in a row "
+            f"(pauseAfterFailures {limit}); last: {_last_failure(entries, old.history)}"
         )
         return _Pause(("True", "TooManyFailures", message), False, resume)
     if budget is not None and tokens is not None and tokens.used >= budget.tokens:
