@@ -19,6 +19,7 @@ from schedules import (
     runner_result,
     sim,
 )
+from test_kubectl_asched import in_ns
 
 from conftest import Cluster, OperatorProcess
 from waiting import wait_for
@@ -99,7 +100,7 @@ def test_invalid_window_is_reported(s: Schedules) -> None:
 # --------------------------------------------------------------------------- maxRuns
 
 
-def test_max_runs_completes_the_schedule(s: Schedules) -> None:
+def test_max_runs_completes_the_schedule(s: Schedules, cluster: Cluster) -> None:
     s.create(body("twice", maxRuns=2, pod=sim(message=runner_result())))
     s.wait_ready("twice")
     s.run_now("twice", "1")
@@ -111,13 +112,14 @@ def test_max_runs_completes_the_schedule(s: Schedules) -> None:
     assert "nextRunTime" not in status
     assert suspended(s, "twice")
     s.wait_event("twice", "Normal", "Completed")
+    assert "completed" in in_ns(cluster, s.namespace, "list").out
     print(f"\nmaxRuns 2: after 2 started runs phase {status['phase']}, CronJob suspended")
 
 
 # --------------------------------------------------------------------------- pause
 
 
-def test_pause_after_failures_and_resume(s: Schedules) -> None:
+def test_pause_after_failures_and_resume(s: Schedules, cluster: Cluster) -> None:
     failure = runner_result("Failed", "platform answered 500")
     s.create(
         body("fragile", retries=0, pauseAfterFailures=2, pod=sim(exit_code=1, message=failure))
@@ -135,6 +137,12 @@ def test_pause_after_failures_and_resume(s: Schedules) -> None:
     assert "nextRunTime" not in status
     s.wait_event("fragile", "Warning", "Paused")
     assert "Paused" in get_row(s, "fragile")
+
+    listed = in_ns(cluster, s.namespace, "list")
+    assert "paused: TooManyFailures" in listed.out
+    shown = in_ns(cluster, s.namespace, "show", "fragile")
+    assert "pause after 2 failures (2 in a row)" in shown.out
+    assert "none while paused: TooManyFailures" in shown.out
 
     # It stays paused while runs keep ending (a run-now still runs): never by itself.
     s.run_now("fragile", "3")
@@ -213,7 +221,7 @@ def backfilled(status: dict[str, Any]) -> list[dict[str, Any]]:
     return [h for h in status["history"] if h["trigger"] == "Backfill"]
 
 
-def test_backfill_runs_each_time_at_the_parallelism(s: Schedules) -> None:
+def test_backfill_runs_each_time_at_the_parallelism(s: Schedules, cluster: Cluster) -> None:
     value, times = days_back(5)
     s.create(
         body(
@@ -242,6 +250,10 @@ def test_backfill_runs_each_time_at_the_parallelism(s: Schedules) -> None:
     at_once = most_at_once(entries)
     assert at_once <= 2
     s.wait_event("catchup", "Normal", "BackfillCompleted")
+    shown = in_ns(cluster, s.namespace, "show", "catchup")
+    assert f"Backfill:    {value}: 5 of 5 started, 5 succeeded, 0 failed" in shown.out
+    history = in_ns(cluster, s.namespace, "history", "catchup")
+    assert history.out.count("Backfill") == 5
     # The same value again starts nothing.
     status = s.sync("catchup")
     assert status["backfill"]["started"] == 5 and len(backfilled(status)) == 5

@@ -72,6 +72,15 @@ def resolved(spec: dict[str, Any]) -> Resolved:
 # --------------------------------------------------------------------------- window
 
 
+# An hourly schedule whose window starts at 09:30 UTC on 2026-03-12.
+WAITING = policy.Gate(
+    open=False,
+    done=False,
+    first=datetime(2026, 3, 12, 10, tzinfo=UTC),
+    wake_at=datetime(2026, 3, 12, 9, 5, 5, tzinfo=UTC),
+)
+
+
 @pytest.mark.parametrize(
     ("spec", "now", "gate"),
     [
@@ -80,12 +89,7 @@ def resolved(spec: dict[str, Any]) -> Resolved:
         (
             {"startTime": "2026-03-12T09:30:00Z"},
             NOW,
-            policy.Gate(
-                open=False,
-                done=False,
-                first=datetime(2026, 3, 12, 10, tzinfo=UTC),
-                wake_at=datetime(2026, 3, 12, 9, 5, 5, tzinfo=UTC),
-            ),
+            WAITING,
         ),
         # Denser than the deadline: the controller starts the newest time it missed when
         # it opens (09:05), so that is the first run, not 09:01.
@@ -122,12 +126,7 @@ def resolved(spec: dict[str, Any]) -> Resolved:
         (
             {"startTime": "2026-03-12T10:30:00", "timeZone": "Europe/Berlin"},
             NOW,
-            policy.Gate(
-                open=False,
-                done=False,
-                first=datetime(2026, 3, 12, 10, tzinfo=UTC),
-                wake_at=datetime(2026, 3, 12, 9, 5, 5, tzinfo=UTC),
-            ),
+            WAITING,
         ),
     ],
 )
