@@ -497,3 +497,58 @@ def test_argo_cd_health_of_the_statuses_the_core_writes(argocd: ArgoCD) -> None:
     assert health["paused"].message.startswith("Paused: TooManyFailures: 1 failed run in a row")
     assert health["waiting"].status == "Healthy"
     assert (health["ended"].status, health["ended"].message[:10]) == ("Healthy", "Completed:")
+
+
+@pytest.mark.parametrize(
+    ("cron", "before", "expected"),
+    [
+        ("0 * * * *", "2026-03-10T12:00:00Z", "2026-03-10T11:00:00Z"),  # strictly before
+        ("* 9 * * *", "2026-03-11T08:59:00Z", "2026-03-10T09:59:00Z"),
+        ("0 3 1 1 *", "2026-03-10T00:00:00Z", "2026-01-01T03:00:00Z"),  # yearly
+        ("0 0 29 2 *", "2026-03-10T00:00:00Z", "2024-02-29T00:00:00Z"),  # leap days only
+    ],
+)
+def test_previous_time(cron: str, before: str, expected: str) -> None:
+    r = resolved({"schedule": cron})
+    assert r.cron is not None
+    at = datetime.fromisoformat(before.replace("Z", "+00:00"))
+    found = policy.previous_time(r.cron, r.time_zone, at)
+    assert found is not None and rfc3339(found) == expected
+
+
+def test_times_while_held_are_not_missed_when_the_schedule_reopens() -> None:
+    """A day paused by the budget: its hourly times were held, not missed."""
+    spec = {"tokenBudget": {"tokens": 100, "per": "Day"}}
+    status = {
+        "observedGeneration": 1,
+        "phase": "Paused",
+        "scheduleWatermark": rfc3339(NOW - timedelta(days=1)),
+        "tokens": {"period": "2026-03-09", "used": 150},
+        "conditions": [
+            {
+                "type": "Paused",
+                "status": "True",
+                "reason": "BudgetExceeded",
+                "message": "150 of 100 tokens used this Day (2026-03-09)",
+                "lastTransitionTime": rfc3339(NOW - timedelta(days=1)),
+            }
+        ],
+    }
+    cr = schedule(spec, status=status, created=NOW - timedelta(days=2))
+    held = run(schedule(spec), now=NOW).cronjob_manifest
+    assert held is not None
+    held = {**held, "spec": {**held["spec"], "suspend": True}}
+    plan = run(cr, cronjob=held)
+    assert plan.status["phase"] == "Active" and cronjob_suspended(plan) is False
+    assert plan.status["runs"]["missed"] == 0
+    assert plan.status["scheduleWatermark"] == rfc3339(NOW)
+
+
+def test_a_later_end_time_reopens_a_completed_schedule() -> None:
+    cr = schedule({"endTime": "2026-03-10T12:00:00Z"})
+    done = run(cr)
+    assert done.status["phase"] == "Completed"
+    later = schedule({"endTime": "2026-03-11T12:00:00Z"}, generation=2, status=done.status)
+    plan = run(later, cronjob=stored_cronjob(done))
+    assert plan.status["phase"] == "Active" and cronjob_suspended(plan) is False
+    assert plan.status["nextRunTime"] == "2026-03-10T13:00:00Z"
