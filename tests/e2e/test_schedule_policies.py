@@ -84,6 +84,38 @@ def test_window_before_start_and_after_end(s: Schedules) -> None:
     )
 
 
+def test_window_opens_on_its_own_and_nothing_before_it_runs(s: Schedules) -> None:
+    """The real CronJob controller: every minute, startTime 30 s after the next minute. The
+    CronJob opens once that minute is past its 20 s deadline (so it can never start late),
+    the first run is the minute after, and maxRuns 1 ends it there."""
+    boundary = (datetime.now(UTC) + timedelta(minutes=1)).replace(second=0, microsecond=0)
+    start, first = boundary + timedelta(seconds=30), boundary + timedelta(minutes=1)
+    s.create(
+        body(
+            "opening",
+            schedule="* * * * *",
+            startingDeadlineSeconds=20,
+            startTime=rfc3339(start),
+            maxRuns=1,
+            pod=sim(message=runner_result()),
+        )
+    )
+    status = s.wait_ready("opening")
+    assert status["nextRunTime"] == rfc3339(first)
+    assert suspended(s, "opening")
+    wait_for(lambda: suspended(s, "opening"), lambda v: v is False, timeout=120, what="the window")
+    opened = datetime.now(UTC)
+    status = s.wait("opening", phase_is("Completed"), "one run, then Completed", 180)
+    (entry,) = status["history"]
+    assert (entry["trigger"], entry["scheduledTime"]) == ("Scheduled", rfc3339(first))
+    assert status["runs"]["missed"] == 0
+    print(
+        f"\nwindow opening: startTime {rfc3339(start)}; CronJob unsuspended at "
+        f"{opened:%H:%M:%S} (minute {boundary:%H:%M} + deadline 20 s + 5 s); the only run was "
+        f"{entry['scheduledTime']}, nothing before startTime ran or was Missed"
+    )
+
+
 def status_next(s: Schedules, name: str) -> str:
     return str(s.status(name).get("nextRunTime"))
 
