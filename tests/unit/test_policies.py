@@ -552,3 +552,17 @@ def test_a_later_end_time_reopens_a_completed_schedule() -> None:
     plan = run(later, cronjob=stored_cronjob(done))
     assert plan.status["phase"] == "Active" and cronjob_suspended(plan) is False
     assert plan.status["nextRunTime"] == "2026-03-10T13:00:00Z"
+
+
+def test_raising_the_budget_lifts_a_budget_pause_as_a_spec_change() -> None:
+    spec = {"tokenBudget": {"tokens": 100, "per": "Day"}}
+    cr = schedule(spec, status={"tokens": {"period": "2026-03-10", "used": 150}})
+    paused = run(cr)
+    assert condition(paused, "Paused")["reason"] == "BudgetExceeded"
+    raised = {"tokenBudget": {"tokens": 1000, "per": "Day"}}
+    plan = run(schedule(raised, generation=2, status=paused.status))
+    lifted = condition(plan, "Paused")
+    assert (lifted["status"], lifted["reason"]) == ("False", "Resumed")
+    assert "spec change" in lifted["message"]
+    assert plan.status["tokens"] == {"period": "2026-03-10", "used": 150}
+    assert plan.status["phase"] == "Active"

@@ -214,9 +214,10 @@ def _pause(
     resume = names.digest(value, 16) if value else old.last_resume
     resumed = resume != old.last_resume
     spec_changed = old.observed_generation is not None and old.observed_generation != s.generation
-    failing = previous is not None and previous.status == "True"
-    failing = failing and previous is not None and previous.reason == "TooManyFailures"
+    was = (previous.status, previous.reason) if previous is not None else ("False", "")
+    failing = was == ("True", "TooManyFailures")
     cleared = failing and (resumed or spec_changed)
+    how = "the aischeduler.io/resume annotation" if resumed else "a spec change"
     limit = r.spec.pause_after_failures
     budget = r.spec.token_budget
     if failing and not cleared and previous is not None:
@@ -237,13 +238,13 @@ def _pause(
         return _Pause(("True", "BudgetExceeded", message), cleared, resume, renews)
     if previous is None and limit is None and budget is None:
         return _Pause(None, cleared, resume)
-    return _Pause(_not_paused(previous, cleared, resumed), cleared, resume)
+    if cleared or (was[0] == "True" and spec_changed):
+        return _Pause(("False", "Resumed", f"resumed by {how}"), cleared, resume)
+    return _Pause(_not_paused(previous), cleared, resume)
 
 
-def _not_paused(previous: Condition | None, cleared: bool, resumed: bool) -> Verdict:
-    if cleared:
-        how = "the aischeduler.io/resume annotation" if resumed else "a spec change"
-        return ("False", "Resumed", f"resumed by {how}")
+def _not_paused(previous: Condition | None) -> Verdict:
+    """Not paused, and no one lifted a pause: a budget pause ended with its period."""
     if previous is not None and previous.status == "True":
         return ("False", "BudgetRenewed", f"a new budget period began ({previous.message})")
     if previous is not None:
