@@ -180,7 +180,9 @@ def test_pause_after_failures_and_resume(s: Schedules, cluster: Cluster) -> None
     s.run_now("fragile", "3")
     assert s.wait_runs("fragile", 3)["phase"] == "Paused"
 
-    annotate(s, "fragile", RESUME, "2026-11-25T12:00:00Z")
+    # `kubectl asched resume` sets a new aischeduler.io/resume value.
+    assert in_ns(cluster, s.namespace, "resume", "fragile").code == 0
+    assert RESUME in s.get("fragile")["metadata"]["annotations"]
     status = s.wait("fragile", phase_is("Active"), "phase Active after resume", 30)
     resumed = condition(status, "Paused")
     assert (resumed["status"], resumed["reason"]) == ("False", "Resumed")
@@ -192,8 +194,8 @@ def test_pause_after_failures_and_resume(s: Schedules, cluster: Cluster) -> None
     assert status["phase"] == "Active"
     print(
         f"\npauseAfterFailures 2: Paused=True TooManyFailures ({paused['message']}), CronJob "
-        "suspended, Warning Paused; stayed paused through a third failed run; resume "
-        "annotation -> Active, one more failure did not pause again"
+        "suspended, Warning Paused; stayed paused through a third failed run; `kubectl asched "
+        "resume` (the resume annotation) -> Active, one more failure did not pause again"
     )
 
 
@@ -264,7 +266,9 @@ def test_backfill_runs_each_time_at_the_parallelism(s: Schedules, cluster: Clust
         )
     )
     s.wait_ready("catchup")
-    annotate(s, "catchup", BACKFILL, value)
+    start, end = value.split("/")
+    assert in_ns(cluster, s.namespace, "backfill", "catchup", start, end).code == 0
+    assert s.get("catchup")["metadata"]["annotations"][BACKFILL] == value
     status = s.wait(
         "catchup",
         lambda cr: (cr.get("status") or {}).get("backfill", {}).get("succeeded") == 5,
