@@ -178,10 +178,18 @@ def test_after_the_window_the_schedule_is_completed_once() -> None:
         ({"startTime": "2026-03-12T09:00:00Z", "endTime": "2026-03-12T09:00:00Z"}, "after"),
         ({"startTime": "2026-03-13", "endTime": None}, "spec.startTime"),
         ({"endTime": "next tuesday"}, "spec.endTime"),
+        ({"schedule": None, "runAt": "2026-03-11T08:00:00Z", "maxRuns": 1}, "spec.maxRuns"),
+        (
+            {"schedule": None, "runAt": "2026-03-11T08:00:00Z", "endTime": "2027-01-01T00:00:00"},
+            "runAt",
+        ),
     ],
 )
 def test_invalid_window_is_invalid_spec(spec: dict[str, Any], fragment: str) -> None:
-    plan = run(schedule({k: v for k, v in spec.items() if v is not None}))
+    cr = schedule({k: v for k, v in spec.items() if v is not None})
+    for key in [k for k, v in spec.items() if v is None]:
+        cr["spec"].pop(key, None)
+    plan = run(cr)
     ready = condition(plan, "Ready")
     assert (ready["status"], ready["reason"]) == ("False", "InvalidSpec")
     assert fragment in ready["message"]

@@ -82,6 +82,21 @@ def _window(spec: AssistantScheduleSpec, zone: ZoneInfo) -> Window | str:
     return Window(start, end)
 
 
+def _recurring_only(spec: AssistantScheduleSpec) -> str | None:
+    """Policies that only mean something for a recurring schedule, set on a runAt one."""
+    if spec.run_at is None:
+        return None
+    for field, value in (
+        ("startTime", spec.start_time),
+        ("endTime", spec.end_time),
+        ("maxRuns", spec.max_runs),
+        ("pauseAfterFailures", spec.pause_after_failures),
+    ):
+        if value is not None:
+            return f"spec.{field} applies to a recurring schedule (spec.schedule); runAt runs once"
+    return None
+
+
 def _first_error(e: ValidationError) -> str:
     err = e.errors()[0]
     where = ".".join(str(p) for p in err["loc"])
@@ -186,6 +201,7 @@ def resolve(raw_spec: dict[str, Any], settings: Settings) -> Resolved | Invalid:
     window = _window(spec, zone)
     problem = (
         (window if isinstance(window, str) else None)
+        or _recurring_only(spec)
         or _platform_problem(platform_type, platform_url, secret, kind)
         or _pod_meta_problem(spec)
     )
