@@ -150,6 +150,31 @@ CASES = [
     ready("podLabels of others' domains", runner={"podLabels": {"cost.example.com/team": "a"}}),
     ready("unknown spec field (pruned)", surprise={"nested": True}),
     ready("runAt without offset", schedule=DROP, runAt="2099-06-01T09:30:00"),
+    # --- schedule policies (spec §7) ----------------------------------------------------
+    refused("maxRuns 0", "spec.maxRuns", maxRuns=0),
+    refused("pauseAfterFailures 0", "spec.pauseAfterFailures", pauseAfterFailures=0),
+    refused("backfillParallelism 11", "spec.backfillParallelism", backfillParallelism=11),
+    refused(
+        "tokenBudget per Year", "spec.tokenBudget.per", tokenBudget={"tokens": 5, "per": "Year"}
+    ),
+    refused("tokenBudget of 0", "spec.tokenBudget.tokens", tokenBudget={"tokens": 0, "per": "Day"}),
+    invalid("startTime not a time", "InvalidSpec", "spec.startTime", startTime="tomorrow"),
+    invalid(
+        "endTime before startTime",
+        "InvalidSpec",
+        "must be after spec.startTime",
+        startTime="2030-01-02T00:00:00Z",
+        endTime="2030-01-01T00:00:00Z",
+    ),
+    ready(
+        "window, limits and budget",
+        startTime="2020-01-01T00:00:00",
+        endTime="2099-01-01T00:00:00",
+        maxRuns=3,
+        pauseAfterFailures=2,
+        tokenBudget={"tokens": 1000, "per": "Month"},
+        backfillParallelism=3,
+    ),
     # Found by this suite: the apiserver refused the CronJob (422) and the operator
     # retried forever with no status; now the spec is Invalid with the field named.
     invalid(

@@ -189,6 +189,39 @@ def test_show_text_has_conditions_next_runs_and_history() -> None:
     assert "History (1):" in text
 
 
+def test_show_text_has_the_policies_and_keeps_next_runs_inside_the_window() -> None:
+    obj = schedule_obj(
+        {
+            "phase": "Active",
+            "conditions": [ready()],
+            "runs": {"total": 4, "succeeded": 3, "failed": 1, "failedInARow": 1, "backfill": 2},
+            "tokens": {"period": "2026-03-25", "used": 1200},
+            "backfill": {
+                "value": "2026-03-01T00:00:00Z/2026-03-03T00:00:00Z",
+                "total": 2,
+                "started": 2,
+                "succeeded": 2,
+                "failed": 0,
+                "message": "done: 2 succeeded, 0 failed",
+            },
+        },
+        startTime="2026-04-01T00:00:00Z",
+        endTime="2026-04-03T00:00:00Z",
+        maxRuns=5,
+        pauseAfterFailures=3,
+        tokenBudget={"tokens": 5000, "per": "Day"},
+    )
+    text = views.show_text(obj, NOW)
+    assert "Window:      from 2026-04-01T00:00:00Z until 2026-04-03T00:00:00Z" in text
+    assert "maxRuns 5 (2 finished)" in text
+    assert "pause after 3 failures (1 in a row)" in text
+    assert "1200 of 5000 tokens per Day (2026-03-25)" in text
+    assert "Backfill:    2026-03-01T00:00:00Z/2026-03-03T00:00:00Z: 2 of 2 started" in text
+    upcoming = text.split("Next 10 runs:")[1].split("History")[0]
+    assert "2026-04-01" in upcoming and "2026-04-02" in upcoming
+    assert "2026-03-3" not in upcoming and "2026-04-03" not in upcoming
+
+
 def test_show_text_for_a_suspended_schedule_lists_no_times() -> None:
     text = views.show_text(schedule_obj({"phase": "Suspended"}), NOW)
     assert "none while suspended" in text

@@ -260,6 +260,7 @@ def test_consecutive_failures_count_and_reset() -> None:
         "failed": 3,
         "missed": 0,
         "consecutiveFailures": 1,
+        "failedInARow": 1,
     }
 
 

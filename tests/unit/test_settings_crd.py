@@ -85,6 +85,7 @@ def test_crd_schema_is_structural_and_carries_the_rules() -> None:
         "Last Result",
         "Last Run",
         "Next Run",
+        "Phase",
         "Age",
     ]
     assert doc["spec"]["names"]["shortNames"] == ["asched"]

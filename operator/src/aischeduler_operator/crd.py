@@ -153,10 +153,18 @@ def build_crd() -> dict[str, Any]:
                         {"name": "Last Result", "type": "string", "jsonPath": ".status.lastResult"},
                         {"name": "Last Run", "type": date, "jsonPath": ".status.lastScheduleTime"},
                         {"name": "Next Run", "type": "string", "jsonPath": ".status.nextRunTime"},
+                        # Active, Suspended, Paused, Completed or Invalid.
+                        {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
                         {
-                            "name": "Phase",
-                            "type": "string",
-                            "jsonPath": ".status.phase",
+                            "name": "Tokens",
+                            "type": "integer",
+                            "jsonPath": ".status.tokens.used",
+                            "priority": 1,
+                        },
+                        {
+                            "name": "Backfilled",
+                            "type": "integer",
+                            "jsonPath": ".status.backfill.started",
                             "priority": 1,
                         },
                         {"name": "Age", "type": date, "jsonPath": ".metadata.creationTimestamp"},

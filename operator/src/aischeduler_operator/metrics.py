@@ -28,7 +28,7 @@ API_WRITES = Counter(
     "aischeduler_api_writes_total", "Writes the operator sent to the API.", ["verb", "resource"]
 )
 
-PHASES = ("Active", "Suspended", "Completed", "Invalid")
+PHASES = ("Active", "Suspended", "Paused", "Completed", "Invalid")
 for _phase in PHASES:
     SCHEDULES.labels(_phase).set(0)
 

@@ -18,9 +18,10 @@ PLURAL = "assistantschedules"
 SHORT_NAME = "asched"
 
 ConcurrencyPolicy = Literal["Allow", "Forbid", "Replace"]
-Trigger = Literal["Scheduled", "Manual", "OneTime"]
+Trigger = Literal["Scheduled", "Manual", "OneTime", "Backfill"]
 RunOutcome = Literal["Succeeded", "Failed", "Missed"]
-Phase = Literal["Active", "Suspended", "Completed", "Invalid"]
+Phase = Literal["Active", "Suspended", "Completed", "Paused", "Invalid"]
+BudgetPeriod = Literal["Day", "Week", "Month"]
 
 MAX_INPUT_CHARS = 32768
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -94,6 +95,13 @@ class Runner(_Model):
     )
 
 
+class TokenBudget(_Model):
+    tokens: int = Field(ge=1, description="Tokens (summed from the runs' tokensUsed) per period.")
+    per: BudgetPeriod = Field(
+        description="Day, Week (ISO, from Monday) or Month, in the schedule's timeZone."
+    )
+
+
 class AssistantScheduleSpec(_Model):
     assistant: Target | None = Field(default=None, description="Assistant to run.")
     workflow: Target | None = Field(default=None, description="Workflow to run.")
@@ -138,6 +146,57 @@ class AssistantScheduleSpec(_Model):
     history_limit: int = Field(
         default=10, ge=1, le=100, alias="historyLimit", description="Entries in status.history."
     )
+    start_time: str | None = Field(
+        default=None,
+        alias="startTime",
+        max_length=64,
+        description=(
+            "Active window start, RFC 3339 (without an offset read in timeZone): no scheduled "
+            "run before it."
+        ),
+    )
+    end_time: str | None = Field(
+        default=None,
+        alias="endTime",
+        max_length=64,
+        description=(
+            "Active window end, RFC 3339 (without an offset read in timeZone): scheduled times "
+            "at or after it do not run; the schedule is then Completed."
+        ),
+    )
+    max_runs: int | None = Field(
+        default=None,
+        ge=1,
+        alias="maxRuns",
+        description=(
+            "After this many started runs (any trigger but Backfill) the schedule is Completed."
+        ),
+    )
+    pause_after_failures: int | None = Field(
+        default=None,
+        ge=1,
+        alias="pauseAfterFailures",
+        description=(
+            "After this many Failed runs in a row the schedule pauses (condition Paused, reason "
+            "TooManyFailures) until annotation aischeduler.io/resume gets a new value or the "
+            "spec changes."
+        ),
+    )
+    backfill_parallelism: int = Field(
+        default=1,
+        ge=1,
+        le=10,
+        alias="backfillParallelism",
+        description="Runs a backfill (annotation aischeduler.io/backfill) keeps going at once.",
+    )
+    token_budget: TokenBudget | None = Field(
+        default=None,
+        alias="tokenBudget",
+        description=(
+            "Tokens the runs may use per period; when reached the schedule pauses (reason "
+            "BudgetExceeded) until the next period."
+        ),
+    )
     platform: Platform = Field(default_factory=Platform, description="Where the runner calls.")
     runner: Runner = Field(default_factory=Runner, description="Runner pod overrides.")
 
@@ -176,6 +235,33 @@ class Runs(_Model):
     failed: int = 0
     missed: int = 0
     consecutive_failures: int = Field(default=0, alias="consecutiveFailures")
+    # Absent while zero (a status from before these fields reads the same).
+    failed_in_a_row: int | None = Field(
+        default=None,
+        alias="failedInARow",
+        description=(
+            "Failed runs since the last success or resume (Missed runs neither count nor "
+            "break it); compared with spec.pauseAfterFailures. Absent: 0."
+        ),
+    )
+    backfill: int | None = Field(
+        default=None,
+        description="Backfill runs among succeeded and failed (not counted in maxRuns). Absent: 0.",
+    )
+
+
+class Tokens(_Model):
+    period: str = Field(description="The budget period: 2026-11-25, 2026-W48 or 2026-11.")
+    used: int = Field(default=0, description="Tokens recorded in this period.")
+
+
+class Backfill(_Model):
+    value: str = Field(description="The aischeduler.io/backfill value acted on (never twice).")
+    total: int = 0
+    started: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    message: str = ""
 
 
 class AssistantScheduleStatus(_Model):
@@ -194,6 +280,8 @@ class AssistantScheduleStatus(_Model):
     active: list[ActiveRun] = Field(default_factory=list)
     runs: Runs = Field(default_factory=Runs)
     history: list[HistoryEntry] = Field(default_factory=list)
+    tokens: Tokens | None = Field(default=None, description="Token use when a budget is set.")
+    backfill: Backfill | None = Field(default=None, description="The latest backfill.")
     schedule_watermark: str | None = Field(
         default=None,
         alias="scheduleWatermark",
@@ -203,6 +291,12 @@ class AssistantScheduleStatus(_Model):
         default=None,
         alias="lastRunNow",
         description="The aischeduler.io/run-now value already acted on (never twice).",
+    )
+
+    last_resume: str | None = Field(
+        default=None,
+        alias="lastResume",
+        description="The aischeduler.io/resume value already acted on (never twice).",
     )
 
     def to_dict(self) -> dict[str, Any]:

@@ -18,6 +18,8 @@ RECORDED_LABEL = "aischeduler.io/recorded"
 RUN_FINALIZER = "aischeduler.io/run-record"
 RUN_NOW_ANNOTATION = "aischeduler.io/run-now"
 RUN_NOW_INPUT_ANNOTATION = "aischeduler.io/run-now-input"
+RESUME_ANNOTATION = "aischeduler.io/resume"
+BACKFILL_ANNOTATION = "aischeduler.io/backfill"
 SCHEDULED_TIME_ANNOTATION = "aischeduler.io/scheduled-time"
 # Set by the CronJob controller on the Jobs it creates.
 CRONJOB_SCHEDULED_ANNOTATION = "batch.kubernetes.io/cronjob-scheduled-timestamp"
@@ -49,6 +51,11 @@ def manual_job_name(schedule: str, run_now_value: str) -> str:
 
 def one_time_job_name(schedule: str, run_at: str) -> str:
     return derived_name(schedule, f"-at-{digest(run_at)}")
+
+
+def backfill_job_name(schedule: str, value: str, index: int) -> str:
+    """The Job of the ``index``-th (oldest first) scheduled time of a backfill value."""
+    return derived_name(schedule, f"-bf-{digest(value, 6)}-{index}")
 
 
 def scheduled_job_name(schedule: str, unix_seconds: int) -> str:

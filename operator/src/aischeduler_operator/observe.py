@@ -169,7 +169,12 @@ def schedule_of(body: dict[str, Any]) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-_READ_ANNOTATIONS = (names.RUN_NOW_ANNOTATION, names.RUN_NOW_INPUT_ANNOTATION)
+_READ_ANNOTATIONS = (
+    names.RUN_NOW_ANNOTATION,
+    names.RUN_NOW_INPUT_ANNOTATION,
+    names.RESUME_ANNOTATION,
+    names.BACKFILL_ANNOTATION,
+)
 
 
 def project_schedule(body: dict[str, Any]) -> ScheduleFacts:

@@ -5,13 +5,13 @@ one-time: start or miss), the owned objects, and the new status."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from aischeduler_operator import drift, due, manifests, names
+from aischeduler_operator import backfill, drift, due, manifests, names, policy
 from aischeduler_operator.actions import (
     Action,
     CreateCronJob,
@@ -29,6 +29,7 @@ from aischeduler_operator.models import (
     MAX_INPUT_CHARS,
     ActiveRun,
     AssistantScheduleStatus,
+    Backfill,
     Condition,
     HistoryEntry,
     Phase,
@@ -37,7 +38,6 @@ from aischeduler_operator.models import (
 from aischeduler_operator.observe import CronJobFacts, ErrorFact, Observed, ScheduleFacts
 from aischeduler_operator.resolve import Invalid, Resolved, resolve
 from aischeduler_operator.runs import JobView, history_entry, vanished_entry, view_job
-from aischeduler_operator.schedule import next_times
 from aischeduler_operator.times import parse_time, rfc3339
 
 NEXT_RUN_TIMES = 5
@@ -81,8 +81,16 @@ def condition(
 
 
 def status_patch(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """Merge patch from the stored status to ``new`` (absent keys are removed)."""
-    return {**dict.fromkeys(old, None), **new}
+    """Merge patch from the stored status to ``new``: absent keys are removed, also inside
+    objects (a merge patch keeps the keys a nested object leaves out)."""
+    patch: dict[str, Any] = dict.fromkeys(old, None)
+    for key, value in new.items():
+        before = old.get(key)
+        if isinstance(before, dict) and isinstance(value, dict):
+            patch[key] = status_patch(before, value)
+        else:
+            patch[key] = value
+    return patch
 
 
 def retry_delay(failures: int) -> float:
@@ -227,9 +235,11 @@ def recurring(
     old: AssistantScheduleStatus,
     views: tuple[JobView, ...],
     now: datetime,
-    recorded: tuple[HistoryEntry, ...] = (),
-    cronjob: CronJobFacts | None = None,
+    recorded: tuple[HistoryEntry, ...],
+    cronjob: CronJobFacts | None,
+    p: policy.Policy,
 ) -> Arrangement:
+    """``r`` is the schedule as held by its policies (suspended while they hold it)."""
     assert r.cron is not None  # noqa: S101
     spec_changed = old.observed_generation is not None and old.observed_generation != s.generation
     times = due.recurring(
@@ -239,16 +249,16 @@ def recurring(
         history=[*recorded, *old.history],
         watermark=old.schedule_watermark,
         created=s.created,
-        spec_changed=spec_changed,
+        spec_changed=spec_changed or p.reopened,
         now=now,
         cronjob=cronjob_record(cronjob),
     )
-    upcoming = () if r.spec.suspend else tuple(next_times(r.cron, r.time_zone, now, NEXT_RUN_TIMES))
+    wakes = [t for t in (times.wake_at, p.wake_at) if t is not None]
     return Arrangement(
-        phase="Suspended" if r.spec.suspend else "Active",
+        phase=p.phase,
         ready=("True", "Reconciled", f"CronJob {names.cronjob_name(s.name)} matches the spec"),
-        times=times,
-        upcoming=upcoming,
+        times=replace(times, wake_at=min(wakes, default=None)),
+        upcoming=p.upcoming,
         cronjob="apply",
     )
 
@@ -397,10 +407,13 @@ def _conditions(
     old: AssistantScheduleStatus,
     ready: Ready,
     newest: HistoryEntry | None,
+    paused: Ready | None,
     generation: int,
     now: datetime,
 ) -> list[Condition]:
     conditions = [condition(old.conditions, "Ready", *ready, generation, now)]
+    if paused is not None:
+        conditions.append(condition(old.conditions, "Paused", *paused, generation, now))
     if newest is not None:
         ok = newest.result == "Succeeded"
         conditions.append(
@@ -421,6 +434,7 @@ def count(runs: Runs, entry: HistoryEntry, times: int = 1) -> Runs:
     """The counters after ``entry``, which stands for ``times`` runs (a summary of many
     Missed times is one entry)."""
     failed = entry.result == "Failed"
+    ran = entry.result != "Missed"
     return Runs(
         total=runs.total + times,
         succeeded=runs.succeeded + times * (entry.result == "Succeeded"),
@@ -429,7 +443,18 @@ def count(runs: Runs, entry: HistoryEntry, times: int = 1) -> Runs:
         consecutive_failures=0
         if entry.result == "Succeeded"
         else runs.consecutive_failures + times * (failed or entry.result == "Missed"),
+        failed_in_a_row=(
+            None if entry.result == "Succeeded" else (runs.failed_in_a_row or 0) + times * failed
+        )
+        or None,
+        backfill=(runs.backfill or 0) + times * (ran and entry.trigger == "Backfill") or None,
     )
+
+
+def count_all(runs: Runs, entries: tuple[HistoryEntry, ...]) -> Runs:
+    for entry in entries:
+        runs = count(runs, entry)
+    return runs
 
 
 def new_status(
@@ -441,12 +466,18 @@ def new_status(
     a: Arrangement,
     last_run_now: str | None,
     now: datetime,
+    p: policy.Policy | None = None,
+    backfilled: Backfill | None = None,
 ) -> AssistantScheduleStatus:
-    """The whole new status from the old one, the runs recorded now and the arrangement."""
+    """The whole new status from the old one, the runs recorded now, the arrangement and
+    the policies (kept as they were while the spec is invalid)."""
     runs, history = old.runs, list(old.history)
     for entry in entries:
         runs = count(runs, entry, a.times.count_of(entry))
         history.insert(0, entry)
+    if p is not None and p.reset_streak:
+        runs = runs.model_copy(update={"failed_in_a_row": None})
+    paused = p.paused if p is not None else _kept(old, "Paused")
     limit = r.spec.history_limit if isinstance(r, Resolved) else max(len(history), 1)
     newest = entries[-1] if entries else (old.history[0] if old.history else None)
     scheduled = [v.scheduled_time for v in views if v.scheduled_time]
@@ -455,7 +486,7 @@ def new_status(
     successful = [t for t in [*succeeded, parse_time(old.last_successful_time)] if t]
     return AssistantScheduleStatus(
         observed_generation=s.generation,
-        conditions=_conditions(old, a.ready, newest, s.generation, now),
+        conditions=_conditions(old, a.ready, newest, paused, s.generation, now),
         phase=a.phase,
         target=r.target if isinstance(r, Resolved) else old.target,
         time_zone=r.time_zone_name if isinstance(r, Resolved) else old.time_zone,
@@ -471,9 +502,17 @@ def new_status(
         ],
         runs=runs,
         history=history[:limit],
+        tokens=p.tokens if p is not None else old.tokens,
+        backfill=backfilled if p is not None else old.backfill,
         schedule_watermark=a.times.watermark,
         last_run_now=last_run_now,
+        last_resume=p.last_resume if p is not None else old.last_resume,
     )
+
+
+def _kept(old: AssistantScheduleStatus, kind: str) -> Ready | None:
+    found = next((c for c in old.conditions if c.type == kind), None)
+    return (found.status, found.reason, found.message) if found is not None else None  # type: ignore[return-value]
 
 
 def error_status(
@@ -517,14 +556,65 @@ def _arrange(
     old: AssistantScheduleStatus,
     views: tuple[JobView, ...],
     now: datetime,
-    recorded: tuple[HistoryEntry, ...] = (),
-    cronjob: CronJobFacts | None = None,
+    recorded: tuple[HistoryEntry, ...],
+    cronjob: CronJobFacts | None,
+    p: policy.Policy | None,
 ) -> Arrangement:
-    if isinstance(r, Invalid):
+    if isinstance(r, Invalid) or p is None:
+        assert isinstance(r, Invalid)  # noqa: S101 - a valid spec has its policies
         return invalid(r)
     if r.cron is not None:
-        return recurring(r, s, old, views, now, recorded, cronjob)
+        return recurring(policy.held(r, p), s, old, views, now, recorded, cronjob, p)
     return one_time(r, s, old, views, now)
+
+
+def by_time(entries: tuple[HistoryEntry, ...]) -> tuple[HistoryEntry, ...]:
+    """Runs in the order they ended (the order they are counted and listed in)."""
+    return tuple(sorted(entries, key=lambda e: e.completion_time or e.scheduled_time or ""))
+
+
+def policies(
+    r: Resolved | Invalid,
+    s: ScheduleFacts,
+    old: AssistantScheduleStatus,
+    views: tuple[JobView, ...],
+    finished: tuple[HistoryEntry, ...],
+    o: Observed,
+) -> policy.Policy | None:
+    """What the schedule policies say (None for an invalid spec: its record is kept)."""
+    if isinstance(r, Invalid):
+        return None
+    if r.cron is None:
+        return policy.one_time(r, old, finished, o.now)
+    runs = count_all(old.runs, finished)
+    return policy.evaluate(r, s, old, views, runs, finished, o.cronjob, o.now, NEXT_RUN_TIMES)
+
+
+def backfill_step(
+    r: Resolved | Invalid,
+    s: ScheduleFacts,
+    old: AssistantScheduleStatus,
+    finished: tuple[HistoryEntry, ...],
+    p: policy.Policy | None,
+    now: datetime,
+) -> backfill.Step:
+    if isinstance(r, Invalid) or p is None:
+        return backfill.Step(old.backfill)
+    value = s.annotation(names.BACKFILL_ANNOTATION)
+    return backfill.step(r, s.name, value, old.backfill, finished, p.is_paused, now)
+
+
+def backfill_jobs(r: Resolved | Invalid, s: ScheduleFacts, step: backfill.Step) -> list[CreateJob]:
+    if isinstance(r, Invalid):
+        return []
+    return [
+        CreateJob(
+            manifests.job(
+                r, s.meta, name=name, trigger="Backfill", scheduled_time=t, input_text=r.spec.input
+            )
+        )
+        for name, t in step.start
+    ]
 
 
 def _events(
@@ -605,24 +695,25 @@ def decide(o: Observed) -> Decision:
     r = resolve(s.spec, o.settings)
     views = job_views(o)
     records = record_runs(views, old.history, o.now, old.active, s.name)
+    finished = by_time(records.entries)
     now_run = run_now(s, r, old.last_run_now)
-    a = _arrange(r, s, old, views, o.now, records.entries, o.cronjob)
+    p = policies(r, s, old, views, finished, o)
+    a = _arrange(r, s, old, views, o.now, records.entries, o.cronjob, p)
     desired = (
-        manifests.cronjob(r, s.meta, o.settings)
-        if a.cronjob == "apply" and isinstance(r, Resolved)
+        manifests.cronjob(policy.held(r, p), s.meta, o.settings)
+        if a.cronjob == "apply" and isinstance(r, Resolved) and p is not None
         else None
     )
+    filled = backfill_step(r, s, old, finished, p, o.now)
     cronjob, conflict = cronjob_actions(a.cronjob, desired, o.cronjob, s)
     if conflict is not None:
         return Decision(phase=old.phase, status=s.status, failed=conflict)
-    entries = tuple(
-        sorted(
-            (*records.entries, *a.times.missed),
-            key=lambda e: e.completion_time or e.scheduled_time or "",
-        )
-    )
-    status = new_status(r, s, old, views, entries, a, now_run.token, o.now).to_dict()
-    created = _new_jobs(r, s, views, now_run, a, o.now)
+    entries = by_time((*records.entries, *a.times.missed))
+    status = new_status(
+        r, s, old, views, entries, a, now_run.token, o.now, p, filled.status
+    ).to_dict()
+    backfills = backfill_jobs(r, s, filled)
+    created = [*_new_jobs(r, s, views, now_run, a, o.now), *backfills]
     actions: list[Action] = [
         *cronjob,
         *created,
@@ -637,6 +728,9 @@ def decide(o: Observed) -> Decision:
     actions += bounded(
         [
             *_events(r, old, s, records, now_run, a, created),
+            *(p.events if p is not None else ()),
+            *filled.events,
+            *(_started("Backfill", job.manifest["metadata"]["name"]) for job in backfills),
             *run_events(entries, a.times),
         ]
     )

@@ -43,6 +43,7 @@ class Resolved:
     time_zone: ZoneInfo
     cron: CronSchedule | None  # recurring
     run_at: datetime | None  # one-time (UTC)
+    window: Window  # spec.startTime / spec.endTime (UTC)
     platform_type: PlatformType
     platform_url: str
     credentials_secret: str
@@ -53,6 +54,47 @@ class Resolved:
     @property
     def target(self) -> str:
         return f"{self.target_kind}/{self.target_id}"
+
+
+@dataclass(frozen=True)
+class Window:
+    """The active window: scheduled times in [start, end) run."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def holds(self, when: datetime) -> bool:
+        return (self.start is None or when >= self.start) and (self.end is None or when < self.end)
+
+
+def _window(spec: AssistantScheduleSpec, zone: ZoneInfo) -> Window | str:
+    """The active window, or why it is not valid."""
+    start = end = None
+    try:
+        if spec.start_time is not None:
+            start = parse_run_at(spec.start_time, zone, "spec.startTime").replace(microsecond=0)
+        if spec.end_time is not None:
+            end = parse_run_at(spec.end_time, zone, "spec.endTime").replace(microsecond=0)
+    except ScheduleError as e:
+        return str(e)
+    if start is not None and end is not None and end <= start:
+        return f"spec.endTime {spec.end_time!r} must be after spec.startTime {spec.start_time!r}"
+    return Window(start, end)
+
+
+def _recurring_only(spec: AssistantScheduleSpec) -> str | None:
+    """Policies that only mean something for a recurring schedule, set on a runAt one."""
+    if spec.run_at is None:
+        return None
+    for field, value in (
+        ("startTime", spec.start_time),
+        ("endTime", spec.end_time),
+        ("maxRuns", spec.max_runs),
+        ("pauseAfterFailures", spec.pause_after_failures),
+    ):
+        if value is not None:
+            return f"spec.{field} applies to a recurring schedule (spec.schedule); runAt runs once"
+    return None
 
 
 def _first_error(e: ValidationError) -> str:
@@ -156,11 +198,15 @@ def resolve(raw_spec: dict[str, Any], settings: Settings) -> Resolved | Invalid:
     target = spec.assistant or spec.workflow
     assert target is not None  # noqa: S101 - checked above
 
-    problem = _platform_problem(platform_type, platform_url, secret, kind) or _pod_meta_problem(
-        spec
+    window = _window(spec, zone)
+    problem = (
+        (window if isinstance(window, str) else None)
+        or _recurring_only(spec)
+        or _platform_problem(platform_type, platform_url, secret, kind)
+        or _pod_meta_problem(spec)
     )
-    if problem is not None:
-        return Invalid("InvalidSpec", problem)
+    if problem is not None or isinstance(window, str):
+        return Invalid("InvalidSpec", problem or "")
 
     resources = (
         spec.runner.resources.model_dump(exclude_none=True)
@@ -175,6 +221,7 @@ def resolve(raw_spec: dict[str, Any], settings: Settings) -> Resolved | Invalid:
         time_zone=zone,
         cron=cron,
         run_at=run_at,
+        window=window,
         platform_type=platform_type,
         platform_url=platform_url,
         credentials_secret=secret,

@@ -58,7 +58,7 @@ def _condition(job: JobFacts, kind: str) -> JobCondition | None:
 
 
 def _trigger(job: JobFacts) -> Trigger:
-    if job.trigger in ("Manual", "OneTime"):
+    if job.trigger in ("Manual", "OneTime", "Backfill"):
         return job.trigger  # type: ignore[return-value]
     return "Scheduled"
 

@@ -566,7 +566,7 @@ _RFC3339 = re.compile(
 )
 
 
-def parse_run_at(value: str, tz: ZoneInfo) -> datetime:
+def parse_run_at(value: str, tz: ZoneInfo, field: str = "runAt") -> datetime:
     """Parse ``spec.runAt`` (RFC 3339) to an aware UTC datetime.
 
     Without an offset the wall time is read in ``tz``; one in a DST gap or overlap
@@ -576,7 +576,7 @@ def parse_run_at(value: str, tz: ZoneInfo) -> datetime:
     match = _RFC3339.fullmatch(value)
     if match is None:
         raise ScheduleError(
-            f"invalid runAt {_quote(value)}: expected an RFC 3339 date-time such as "
+            f"invalid {field} {_quote(value)}: expected an RFC 3339 date-time such as "
             '"2026-03-29T09:00:00Z", "2026-03-29T09:00:00+02:00" or, read in spec.timeZone, '
             '"2026-03-29T09:00:00"'
         )
@@ -596,6 +596,6 @@ def parse_run_at(value: str, tz: ZoneInfo) -> datetime:
             zone = timezone(sign * timedelta(hours=hours, minutes=minutes))
             return wall.replace(tzinfo=zone).astimezone(UTC)
     except ValueError as err:
-        raise ScheduleError(f"invalid runAt {_quote(value)}: {err}") from None
+        raise ScheduleError(f"invalid {field} {_quote(value)}: {err}") from None
     unix = _go_date(wall.year, wall.month, wall.day, wall.hour, wall.minute, wall.second, tz)
     return _EPOCH + timedelta(seconds=unix, microseconds=wall.microsecond)

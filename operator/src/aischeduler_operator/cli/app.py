@@ -20,6 +20,8 @@ from aischeduler_operator.cli import views
 from aischeduler_operator.cli.cluster import CliError, Cluster
 from aischeduler_operator.cli.offline import validate_files
 from aischeduler_operator.names import (
+    BACKFILL_ANNOTATION,
+    RESUME_ANNOTATION,
     RUN_NOW_ANNOTATION,
     RUN_NOW_INPUT_ANNOTATION,
     manual_job_name,
@@ -184,13 +186,29 @@ def _wait_for_run(
 
 
 def _set_suspend(value: bool) -> Callable[[argparse.Namespace, Cluster], int]:
+    """suspend sets spec.suspend; resume clears it and also lifts a pause after failures
+    (a new value of the aischeduler.io/resume annotation)."""
+
     def command(args: argparse.Namespace, cluster: Cluster) -> int:
         for name in args.names:
-            cluster.patch(name, {"spec": {"suspend": value}})
+            patch: dict[str, Any] = {"spec": {"suspend": value}}
+            if not value:
+                patch["metadata"] = {"annotations": {RESUME_ANNOTATION: _run_now_value()}}
+            cluster.patch(name, patch)
             _out(f"{cluster.namespace}/{name} {'suspended' if value else 'resumed'}")
         return EXIT_OK
 
     return command
+
+
+def cmd_backfill(args: argparse.Namespace, cluster: Cluster) -> int:
+    value = f"{args.start}/{args.end}"
+    cluster.patch(args.name, {"metadata": {"annotations": {BACKFILL_ANNOTATION: value}}})
+    _out(
+        f"backfill {value} requested for {cluster.namespace}/{args.name}; "
+        f"follow it with: kubectl asched show {args.name}"
+    )
+    return EXIT_OK
 
 
 def cmd_next(args: argparse.Namespace) -> int:
@@ -270,10 +288,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=int, default=600, help="seconds to wait (default 600)")
     p.set_defaults(run=cmd_run)
 
-    for verb, value in (("suspend", True), ("resume", False)):
-        p = sub.add_parser(verb, parents=[common], help=f"{verb} schedules")
+    for verb, value, what in (
+        ("suspend", True, "suspend schedules"),
+        ("resume", False, "resume schedules (also after a pause for failures)"),
+    ):
+        p = sub.add_parser(verb, parents=[common], help=what)
         p.add_argument("names", nargs="+", metavar="NAME")
         p.set_defaults(run=_set_suspend(value))
+
+    p = sub.add_parser("backfill", parents=[common], help="run the scheduled times of a range")
+    p.add_argument("name")
+    p.add_argument("start", metavar="FROM", help="RFC 3339; without an offset in timeZone")
+    p.add_argument("end", metavar="TO", help="excluded; RFC 3339, in the past")
+    p.set_defaults(run=cmd_backfill)
 
     p = sub.add_parser("next", parents=[output], help="next run times of a cron (offline)")
     p.add_argument("schedule")

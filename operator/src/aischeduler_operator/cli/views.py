@@ -15,6 +15,7 @@ from aischeduler_operator.schedule import (
     TimeZoneError,
     load_time_zone,
     next_times,
+    parse_run_at,
     parse_schedule,
 )
 from aischeduler_operator.times import parse_time
@@ -332,6 +333,7 @@ def show_text(obj: dict[str, Any], now: datetime, upcoming_count: int = 10) -> s
         f"{runs.get('failed', 0)} failed, {runs.get('missed', 0)} missed, "
         f"{runs.get('consecutiveFailures', 0)} consecutive failures"
     )
+    lines += policy_lines(spec, status)
     active = status.get("active") or []
     if active:
         lines.append("Active:      " + ", ".join(a.get("job", "?") for a in active))
@@ -356,6 +358,56 @@ def show_text(obj: dict[str, Any], now: datetime, upcoming_count: int = 10) -> s
     return "\n".join(lines)
 
 
+def policy_lines(spec: dict[str, Any], status: dict[str, Any]) -> list[str]:
+    """The schedule policies (spec §7) and where each stands."""
+    lines = []
+    if spec.get("startTime") or spec.get("endTime"):
+        lines.append(
+            f"Window:      from {spec.get('startTime', 'the start')} "
+            f"until {spec.get('endTime', 'no end')}"
+        )
+    runs = status.get("runs") or {}
+    limits = []
+    if spec.get("maxRuns"):
+        started = runs.get("succeeded", 0) + runs.get("failed", 0) - runs.get("backfill", 0)
+        limits.append(f"maxRuns {spec['maxRuns']} ({started} finished)")
+    if spec.get("pauseAfterFailures"):
+        limits.append(
+            f"pause after {spec['pauseAfterFailures']} failures "
+            f"({runs.get('failedInARow', 0)} in a row)"
+        )
+    budget = spec.get("tokenBudget") or {}
+    if budget:
+        tokens = status.get("tokens") or {}
+        limits.append(
+            f"{tokens.get('used', 0)} of {budget.get('tokens')} tokens per {budget.get('per')}"
+            f" ({tokens.get('period', 'no period yet')})"
+        )
+    if limits:
+        lines.append("Limits:      " + ", ".join(limits))
+    filled = status.get("backfill")
+    if filled:
+        lines.append(
+            f"Backfill:    {filled.get('value')}: {filled.get('started', 0)} of "
+            f"{filled.get('total', 0)} started, {filled.get('succeeded', 0)} succeeded, "
+            f"{filled.get('failed', 0)} failed ({filled.get('message', '')})"
+        )
+    return lines
+
+
+def _bound(spec: dict[str, Any], key: str, zone: ZoneInfo) -> datetime | None:
+    try:
+        return parse_run_at(spec[key], zone) if spec.get(key) else None
+    except ScheduleError:
+        return None  # the operator reports it
+
+
+def in_window(spec: dict[str, Any], zone: ZoneInfo, when: datetime) -> bool:
+    """Inside spec.startTime/endTime."""
+    start, end = _bound(spec, "startTime", zone), _bound(spec, "endTime", zone)
+    return (start is None or when >= start) and (end is None or when < end)
+
+
 def _upcoming_section(
     spec: dict[str, Any], s: Summary, now: datetime, zone: ZoneInfo, count: int
 ) -> str:
@@ -364,7 +416,12 @@ def _upcoming_section(
     if s.state in ("suspended", "completed") or s.state.startswith(("invalid", "paused")):
         return f"  none while {s.state}"
     try:
-        times = upcoming(spec["schedule"], s.zone_name, now, count)
+        after = max(now, s.next_run - timedelta(seconds=1)) if s.next_run else now
+        times = [
+            (t, note)
+            for t, note in upcoming(spec["schedule"], s.zone_name, after, count)
+            if in_window(spec, zone, t)
+        ]
     except (ScheduleError, TimeZoneError) as e:
         return f"  {e}"
     return upcoming_lines(times, zone, now) if times else "  none within five years"
