@@ -147,7 +147,7 @@ def job_spec(
 
 def cronjob(r: Resolved, cr_meta: dict[str, Any], settings: Settings) -> dict[str, Any]:
     schedule = cr_meta["name"]
-    if r.spec.schedule is None:
+    if r.effective_schedule is None:
         raise ValueError("cronjob() needs a recurring schedule")
     labels = {**owned_labels(cr_meta), names.TRIGGER_LABEL: "Scheduled"}
     return {
@@ -160,7 +160,7 @@ def cronjob(r: Resolved, cr_meta: dict[str, Any], settings: Settings) -> dict[st
             "ownerReferences": [owner_reference(cr_meta)],
         },
         "spec": {
-            "schedule": r.spec.schedule,
+            "schedule": r.effective_schedule,
             "timeZone": r.time_zone_name,
             "suspend": r.spec.suspend,
             "concurrencyPolicy": r.spec.concurrency_policy,

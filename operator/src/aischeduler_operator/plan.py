@@ -374,6 +374,7 @@ def new_status(
         phase=a.phase,
         target=r.target if isinstance(r, Resolved) else old.target,
         time_zone=r.time_zone_name if isinstance(r, Resolved) else old.time_zone,
+        effective_schedule=r.effective_schedule if isinstance(r, Resolved) else None,
         next_run_time=rfc3339(a.upcoming[0]) if a.upcoming else None,
         next_run_times=[rfc3339(t) for t in a.upcoming],
         last_schedule_time=rfc3339(max(scheduled)) if scheduled else None,
@@ -515,7 +516,7 @@ def decide(o: Observed) -> Decision:
     ):
         return _failing(o, s, o.error)
     old = load_status(s.status)
-    r = resolve(s.spec, o.settings)
+    r = resolve(s.spec, o.settings, f"{s.namespace}/{s.name}")
     views = job_views(o)
     records = record_runs(views, old.history, o.now)
     now_run = run_now(s, r, old.last_run_now)

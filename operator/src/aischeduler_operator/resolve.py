@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
+from aischeduler_operator.hashcron import resolve_hash
 from aischeduler_operator.models import AssistantScheduleSpec, PlatformType
 from aischeduler_operator.schedule import (
     CronSchedule,
@@ -21,6 +22,7 @@ from aischeduler_operator.schedule import (
     parse_schedule,
 )
 from aischeduler_operator.settings import Settings
+from aischeduler_runner.placeholders import PlaceholderError, check
 
 InvalidReason = Literal["InvalidSpec", "InvalidSchedule", "InvalidTimeZone"]
 
@@ -41,6 +43,7 @@ class Resolved:
     time_zone_name: str
     time_zone: ZoneInfo
     cron: CronSchedule | None  # recurring
+    effective_schedule: str | None  # recurring: spec.schedule with H resolved
     run_at: datetime | None  # one-time (UTC)
     platform_type: PlatformType
     platform_url: str
@@ -117,7 +120,19 @@ def _pod_meta_problem(spec: AssistantScheduleSpec) -> str | None:
     return None
 
 
-def resolve(raw_spec: dict[str, Any], settings: Settings) -> Resolved | Invalid:
+def _input_problem(text: str) -> str | None:
+    """The first placeholder in spec.input the runner could not render."""
+    try:
+        check(text)
+    except PlaceholderError as e:
+        return f"spec.input: {e}"
+    return None
+
+
+def resolve(
+    raw_spec: dict[str, Any], settings: Settings, schedule_id: str = ""
+) -> Resolved | Invalid:
+    """``schedule_id`` is ``namespace/name``, which an ``H`` in the schedule derives from."""
     try:
         spec = AssistantScheduleSpec.model_validate(raw_spec)
     except ValidationError as e:
@@ -138,10 +153,11 @@ def resolve(raw_spec: dict[str, Any], settings: Settings) -> Resolved | Invalid:
     except TimeZoneError as e:
         return Invalid("InvalidTimeZone", str(e))
 
-    cron = run_at = None
+    cron = run_at = effective = None
     try:
         if spec.schedule is not None:
-            cron = parse_schedule(spec.schedule)
+            effective = resolve_hash(spec.schedule, schedule_id)
+            cron = parse_schedule(effective)
         elif spec.run_at is not None:
             run_at = parse_run_at(spec.run_at, zone)
     except ScheduleError as e:
@@ -155,8 +171,10 @@ def resolve(raw_spec: dict[str, Any], settings: Settings) -> Resolved | Invalid:
     target = spec.assistant or spec.workflow
     assert target is not None  # noqa: S101 - checked above
 
-    problem = _platform_problem(platform_type, platform_url, secret, kind) or _pod_meta_problem(
-        spec
+    problem = (
+        _platform_problem(platform_type, platform_url, secret, kind)
+        or _pod_meta_problem(spec)
+        or _input_problem(spec.input)
     )
     if problem is not None:
         return Invalid("InvalidSpec", problem)
@@ -173,6 +191,7 @@ def resolve(raw_spec: dict[str, Any], settings: Settings) -> Resolved | Invalid:
         time_zone_name=zone_name,
         time_zone=zone,
         cron=cron,
+        effective_schedule=effective,
         run_at=run_at,
         platform_type=platform_type,
         platform_url=platform_url,
