@@ -124,7 +124,7 @@ class Executor:
                 assert o.schedule is not None  # noqa: S101 - events are about a schedule
                 self.kube.post_event(o.schedule.meta, kind, reason, message)
             case Recorded(entries):
-                observe_runs(entries, o.now)
+                observe_runs(o.key, entries, o.now)
         return None
 
     def _already_there(self, o: Observed, manifest: dict[str, Any]) -> None:
@@ -154,9 +154,10 @@ class Executor:
             raise
 
 
-def observe_runs(entries: tuple[HistoryEntry, ...], now: datetime) -> None:
+def observe_runs(key: Key, entries: tuple[HistoryEntry, ...], now: datetime) -> None:
     for entry in entries:
         metrics.RUNS.labels(entry.result).inc()
+        metrics.observe_run(key, entry.result, entry.tokens_used)
         if entry.duration_seconds is not None:
             metrics.RUN_DURATION.observe(entry.duration_seconds)
         finished = parse_time(entry.completion_time)
@@ -256,6 +257,8 @@ class Controller:
             self.forget(key)
             return
         metrics.set_phase(key, d.phase)
+        runs = d.status.get("runs") or {}
+        metrics.set_consecutive_failures(key, int(runs.get("consecutiveFailures", 0)))
         self._conflicts.pop(key, None)
         if not d.backing_off:
             self._errors.pop(key, None)
