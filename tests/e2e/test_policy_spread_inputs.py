@@ -37,8 +37,8 @@ def test_h_is_resolved_into_the_cronjob_and_the_status(s: Schedules) -> None:
     # and the printer column shows what the CronJob runs.
     table = s.kubectl("get", "asched", "-n", s.namespace, "-o", "wide")
     assert "EFFECTIVE" in table.splitlines()[0]
-    for name in cases:
-        assert resolve_hash(cases[name], f"{s.namespace}/{name}") in table
+    for name, expression in cases.items():
+        assert resolve_hash(expression, f"{s.namespace}/{name}") in table
 
 
 def test_invalid_h_and_placeholders_are_reported_and_fixable(s: Schedules) -> None:
