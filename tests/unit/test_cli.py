@@ -11,6 +11,7 @@ import pytest
 
 from aischeduler_operator.cli import views
 from aischeduler_operator.cli.app import main
+from aischeduler_operator.hashcron import resolve_hash
 from aischeduler_operator.schedule import load_time_zone, parse_schedule
 
 NOW = datetime(2026, 3, 27, 12, 0, tzinfo=UTC)
@@ -206,11 +207,21 @@ def test_next_prints_times_in_the_zone(capsys: pytest.CaptureFixture[str]) -> No
         assert (local.hour, local.minute) == (9, 0) and local.weekday() < 5
 
 
+def test_next_resolves_h_for_the_named_schedule(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["next", "H 9 * * *", "--tz", "Europe/Berlin", "--for", "team-a/report"]) == 0
+    out = capsys.readouterr().out
+    effective = resolve_hash("H 9 * * *", "team-a/report")
+    assert out.startswith(f"effective schedule for team-a/report: {effective}\n")
+    assert f" 09:{int(effective.split()[0]):02d} CE" in out  # CET or CEST
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
         (["next", "0 9 * *"], "expected exactly 5 fields"),
         (["next", "0 9 * * *", "--tz", "Mars/Olympus"], "unknown time zone"),
+        (["next", "H 9 * * *"], "add --for NAMESPACE/NAME"),
+        (["next", "H(9-1) 9 * * *", "--for", "a/b"], "H(9-1)"),
     ],
 )
 def test_next_rejects_bad_input_with_the_operators_message(
