@@ -39,6 +39,8 @@ from aischeduler_operator.resolve import Invalid, Resolved, resolve
 from aischeduler_operator.runs import JobView, history_entry, view_job
 from aischeduler_operator.schedule import next_times
 from aischeduler_operator.times import parse_time, rfc3339
+from aischeduler_runner.placeholders import PlaceholderError
+from aischeduler_runner.placeholders import check as check_placeholders
 
 NEXT_RUN_TIMES = 5
 MAX_RETRY_SECONDS = 300.0
@@ -155,6 +157,10 @@ def run_now(s: ScheduleFacts, r: Resolved | Invalid, last: str | None) -> RunNow
             warning=f"run-now ignored: {names.RUN_NOW_INPUT_ANNOTATION} is longer than "
             f"{MAX_INPUT_CHARS} characters",
         )
+    try:
+        check_placeholders(text)
+    except PlaceholderError as e:
+        return RunNow(token, warning=f"run-now ignored: {names.RUN_NOW_INPUT_ANNOTATION}: {e}")
     return RunNow(token, job=names.manual_job_name(s.name, value), input=text)
 
 
