@@ -190,6 +190,17 @@ def test_show_text_has_conditions_next_runs_and_history() -> None:
     assert "History (1):" in text
 
 
+def test_show_text_resolves_h_for_the_schedule() -> None:
+    effective = resolve_hash("H 9 * * 1-5", "team-a/daily")
+    obj = schedule_obj(
+        {"phase": "Active", "conditions": [ready()], "effectiveSchedule": effective},
+        schedule="H 9 * * 1-5",
+    )
+    text = views.show_text(obj, NOW)
+    assert f"Schedule:    H 9 * * 1-5 → {effective} (UTC)" in text
+    assert f" 09:{int(effective.split()[0]):02d} UTC " in text  # the next runs, resolved
+
+
 def test_show_text_for_a_suspended_schedule_lists_no_times() -> None:
     text = views.show_text(schedule_obj({"phase": "Suspended"}), NOW)
     assert "none while suspended" in text

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from aischeduler_operator.hashcron import resolve_hash
 from aischeduler_operator.schedule import (
     CronSchedule,
     ScheduleError,
@@ -129,6 +130,15 @@ def zone_name_of(obj: dict[str, Any]) -> str:
     return str(status.get("timeZone") or obj.get("spec", {}).get("timeZone") or "UTC")
 
 
+def _when(spec: dict[str, Any], status: dict[str, Any]) -> str:
+    """The schedule as written, with what an H in it resolved to; or the one-time runAt."""
+    schedule = spec.get("schedule")
+    if not schedule:
+        return f"at {spec.get('runAt', '?')}"
+    effective = status.get("effectiveSchedule")
+    return f"{schedule} → {effective}" if effective and effective != schedule else schedule
+
+
 def summarize(obj: dict[str, Any]) -> Summary:
     spec = obj.get("spec") or {}
     status = obj.get("status") or {}
@@ -142,7 +152,7 @@ def summarize(obj: dict[str, Any]) -> Summary:
         namespace=obj["metadata"].get("namespace", ""),
         name=obj["metadata"]["name"],
         target=status.get("target") or target_of(spec),
-        when=spec["schedule"] if spec.get("schedule") else f"at {spec.get('runAt', '?')}",
+        when=_when(spec, status),
         zone_name=zone_name_of(obj),
         state=state_of(obj),
         next_run=parse_time(status.get("nextRunTime")),
@@ -364,7 +374,8 @@ def _upcoming_section(
     if s.state in ("suspended", "completed") or s.state.startswith(("invalid", "paused")):
         return f"  none while {s.state}"
     try:
-        times = upcoming(spec["schedule"], s.zone_name, now, count)
+        effective = resolve_hash(spec["schedule"], f"{s.namespace}/{s.name}")
+        times = upcoming(effective, s.zone_name, now, count)
     except (ScheduleError, TimeZoneError) as e:
         return f"  {e}"
     return upcoming_lines(times, zone, now) if times else "  none within five years"
