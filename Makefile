@@ -58,10 +58,13 @@ cluster-up: $(STAMP)  ## start the local control plane (+ a real node where the 
 cluster-down: $(STAMP)  ## stop the local control plane and restore the host
 	@PYTHONPATH=tools $(PY) -m localcluster down --dir $(CLUSTER_DIR)
 
+krew: $(STAMP)  ## build the kubectl asched plugin archive and its krew manifest into dist/krew (VERSION=v0.1.0)
+	$(PY) tools/krew_plugin.py --version $(or $(VERSION),v0.1.0)
+
 run: $(STAMP)  ## run the operator in the foreground against $$KUBECONFIG
 	$(VENV)/bin/aischeduler-operator
 
-.PHONY: help venv tools lint fmt crds gitops unit e2e test cluster-up cluster-down run demo demo-real bench
+.PHONY: help venv tools lint fmt crds gitops unit e2e test cluster-up cluster-down krew run demo demo-real bench
 .PHONY: manifests chart-lint images e2e-kind
 
 # ---------------------------------------------------------------- install/operate layer

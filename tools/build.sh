@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the pinned test tooling from the Go modules under tools/ (control plane binaries,
 # the real node's kubelet and pause, kwok, helm, the cron golden-vector generator, Argo CD's
-# Lua runtime, Flux's source- and kustomize-controller) into a cache outside the checkout,
-# and prints, as its last line, one bin directory holding all of them.
+# Lua runtime, Flux's source- and kustomize-controller, krew and its manifest validator) into
+# a cache outside the checkout, and prints, as its last line, one bin directory holding all
+# of them.
 #
 # Each module is cached on its own, keyed by its go.mod, go.sum, Go sources and the build
 # flags, so a new tool module, or a change to one, rebuilds only that module's binaries,
@@ -28,6 +29,8 @@ TOOLS=(
   "argocd-lua argocd ."
   "source-controller flux-source github.com/fluxcd/source-controller"
   "kustomize-controller flux-kustomize github.com/fluxcd/kustomize-controller"
+  "kubectl-krew krew sigs.k8s.io/krew/cmd/krew"
+  "validate-krew-manifest krew sigs.k8s.io/krew/cmd/validate-krew-manifest"
 )
 
 kube_version=v1.36.3

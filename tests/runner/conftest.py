@@ -20,7 +20,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from aischeduler_runner.result import RESULT_LIMIT_BYTES, RunResult, decode_result
+from aischeduler_runner.contract import RESULT_LIMIT_BYTES, RunResult, decode_result
 
 from .fakes import ISSUED_TOKENS, STATIC_SECRETS, FakeServer
 

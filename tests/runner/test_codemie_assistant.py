@@ -50,10 +50,10 @@ def test_assistant_answer_is_the_result(codemie: FakeServer, run_runner: RunRunn
     result = run.result
     assert result.result == "Succeeded"
     assert result.output == "All quiet. No incidents."
-    assert result.conversationId == body["conversation_id"]
-    assert result.tokensUsed is None  # the backend does not fill tokensUsed
+    assert result.conversation_id == body["conversation_id"]
+    assert result.tokens_used is None  # the backend does not fill tokensUsed
     assert result.attempts == 1
-    assert result.executionId is None
+    assert result.execution_id is None
     assert "asst-1" in result.message
     assert run.events("run.answer")[0]["output"] == "All quiet. No incidents."
     assert all(line["schedule"] == "team-a/daily-report" for line in run.logs)
@@ -80,7 +80,7 @@ def test_failed_agent_is_a_failed_run(codemie: FakeServer, run_runner: RunRunner
     assert "jira_search: tool_authentication: 401" in result.message
     assert result.output == generated
     assert run.events("run.answer")[0]["output"] == generated
-    assert result.conversationId is not None
+    assert result.conversation_id is not None
 
 
 def test_tool_errors_of_an_answer_are_noted(codemie: FakeServer, run_runner: RunRunner) -> None:
@@ -108,7 +108,7 @@ def test_call_that_may_have_started_is_not_sent_again(
     assert len(codemie.requests_to("POST", MODEL_PATH)) == 1
     result = run.result
     assert result.attempts == 1
-    assert f"may have started the run (conversation {result.conversationId})" in result.message
+    assert f"may have started the run (conversation {result.conversation_id})" in result.message
     assert run.events("http.retry") == []
 
 

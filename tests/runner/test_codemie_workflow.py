@@ -41,9 +41,9 @@ def test_workflow_is_polled_until_it_succeeds(codemie: FakeServer, run_runner: R
     assert flow.polls == 4
     result = run.result
     assert result.output == "workflow final answer"
-    assert result.executionId == "exec-7f3a"
-    assert result.conversationId == "conv-wf-1"
-    assert result.tokensUsed == 123
+    assert result.execution_id == "exec-7f3a"
+    assert result.conversation_id == "conv-wf-1"
+    assert result.tokens_used == 123
     assert result.attempts == 1
     statuses = [line["status"] for line in run.events("workflow.status")]
     assert statuses == ["Succeeded"]  # created "In Progress"
@@ -59,7 +59,7 @@ def test_execution_is_known_by_execution_id_only(
 
     assert run.exit_code == 1, run.describe()
     assert "no 'execution_id'" in run.result.message
-    assert run.result.executionId is None
+    assert run.result.execution_id is None
 
 
 @pytest.mark.parametrize("final", ["Failed", "Aborted"])
@@ -80,8 +80,8 @@ def test_failed_workflow_names_the_failing_state_and_its_error(
     result = run.result
     assert f"ended '{final}' in state 'fetch incidents': {error}" in result.message
     assert result.output == error
-    assert result.executionId == "exec-7f3a"
-    assert result.tokensUsed == 123
+    assert result.execution_id == "exec-7f3a"
+    assert result.tokens_used == 123
     outputs = [r.path for r in codemie.requests if r.path.endswith("/output")]
     assert outputs == [f"{EXECUTIONS_PATH}/exec-7f3a/states/state-121/output"]
 
@@ -128,7 +128,7 @@ def test_workflow_still_running_at_the_deadline_is_aborted(
     assert "deadline of 1 s (AISCHED_TIMEOUT_SECONDS)" in message
     assert "exec-7f3a" in message and "In Progress" in message
     assert message.endswith("; the execution exec-7f3a was aborted in CodeMie")
-    assert run.result.executionId == "exec-7f3a"
+    assert run.result.execution_id == "exec-7f3a"
     (abort,) = codemie.requests_to("PUT", flow.abort_path)
     assert abort.bearer == TOKEN
     assert flow.aborted

@@ -348,7 +348,7 @@ def check_wrong_type(target: Target, answer: Answer, run: RunnerRun) -> None:
         assert run.exit_code == 0, run.describe()
     if run.exit_code == 0:
         assert run.result.output == ANSWER
-        tokens = run.result.tokensUsed
+        tokens = run.result.tokens_used
         assert tokens is None or 0 <= tokens < 2**53, run.describe()
 
 

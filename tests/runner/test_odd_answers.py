@@ -89,7 +89,7 @@ def test_token_count_out_of_range_is_dropped(
     run = run_runner(ASSISTANT.env(server))
 
     assert run.exit_code == 0, run.describe()
-    assert run.result.tokensUsed is None
+    assert run.result.tokens_used is None
 
 
 def test_workflow_with_odd_status_and_states_still_succeeds(

@@ -40,8 +40,8 @@ def test_chat_completion_answer_is_the_result(openai: FakeServer, run_runner: Ru
     }
     result = run.result
     assert result.output == "Three incidents, all resolved."
-    assert result.tokensUsed == 57
-    assert result.executionId == "chatcmpl-123"
+    assert result.tokens_used == 57
+    assert result.execution_id == "chatcmpl-123"
 
 
 def test_rate_limit_then_success(openai: FakeServer, run_runner: RunRunner) -> None:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from aischeduler_runner.result import (
+from aischeduler_runner.contract import (
     RESULT_LIMIT_BYTES,
     TRUNCATION_MARK,
     RunResult,
@@ -68,16 +68,16 @@ def test_encoded_result_fits_and_keeps_what_it_can(name: str, limit: int) -> Non
     decoded = decode_result(encoded)  # valid UTF-8, valid JSON, valid RunResult
     clean = {
         k: v.encode("utf-8", "replace").decode() if isinstance(v, str) else v
-        for k, v in original.model_dump().items()
+        for k, v in original.model_dump(by_alias=True).items()
     }
     assert is_excerpt(decoded.output, clean["output"]) or decoded.output == ""
     # Only a tiny limit with huge ids leaves no room for the message.
     assert is_excerpt(decoded.message, clean["message"]) or (limit < 1024 and not decoded.message)
-    for key in ("result", "tokensUsed", "durationSeconds", "attempts"):
+    for key in ("result", "tokens_used", "duration_seconds", "attempts"):
         assert getattr(decoded, key) == getattr(original, key)
     whole = json.dumps(clean, ensure_ascii=False, separators=(",", ":")).encode()
     if len(whole) <= limit:
-        assert decoded.model_dump() == clean
+        assert decoded.model_dump(by_alias=True) == clean
     elif (decoded.output, decoded.message) != (clean["output"], clean["message"]):
         # Cut no more than needed: one more character (at most 6 bytes escaped) would not fit.
         assert len(encoded) > limit - 6 - len(TRUNCATION_MARK.encode())

@@ -44,7 +44,7 @@ def test_signed_webhook_is_verified_by_the_receiver(
     assert uuid.UUID(payload["runId"])
     assert request.headers["content-type"] == "application/json"
     assert run.result.output == "accepted: report queued ✓"
-    assert run.result.executionId == payload["runId"]
+    assert run.result.execution_id == payload["runId"]
 
 
 def test_tampered_signature_is_refused(server: FakeServer, run_runner: RunRunner) -> None:
@@ -85,4 +85,4 @@ def test_webhook_that_may_have_run_is_not_sent_again(
     assert run.exit_code == 1, run.describe()
     assert len(server.requests) == 1
     assert "may have started the run (execution run-42)" in run.result.message
-    assert run.result.executionId == "run-42"
+    assert run.result.execution_id == "run-42"

@@ -11,7 +11,7 @@ from objects import schedule
 from aischeduler_operator import manifests, names
 from aischeduler_operator.resolve import Resolved, resolve
 from aischeduler_operator.settings import Settings
-from aischeduler_runner.settings import CREDENTIAL_VARIABLES
+from aischeduler_runner.contract import CREDENTIAL_VARIABLES
 
 SETTINGS = Settings(
     platform_url="https://codemie.example.com/api",

@@ -9,7 +9,7 @@ import pytest
 
 from aischeduler_operator.drift import contains, cronjob_patch
 from aischeduler_operator.results import MAX_OUTPUT_CHARS, parse_termination_message
-from aischeduler_runner.result import RunResult, encode_result
+from aischeduler_runner.contract import RunResult, encode_result
 
 
 @pytest.mark.parametrize(
@@ -47,6 +47,7 @@ def test_runner_encoding_round_trips_through_the_operator_parser() -> None:
     assert report.tokens_used == 7
     assert report.execution_id == "e" and report.conversation_id == "c"
     assert report.duration_seconds == 1.25
+    assert report.attempts == 2
     assert 0 < len(report.output) <= MAX_OUTPUT_CHARS
     assert report.output.startswith("🙂 答え")
 

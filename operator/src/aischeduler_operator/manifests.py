@@ -15,10 +15,7 @@ from aischeduler_operator.models import GROUP, KIND, VERSION, Trigger
 from aischeduler_operator.resolve import Resolved
 from aischeduler_operator.settings import Settings
 from aischeduler_operator.times import rfc3339
-from aischeduler_runner.settings import CREDENTIAL_VARIABLES
-
-CONFIG_ERROR_EXIT_CODE = 2
-RUNNER_UID = 65532
+from aischeduler_runner.contract import CREDENTIAL_VARIABLES, EXIT_CONFIG, RUNNER_UID, Env
 
 
 def runner_timeout(job_deadline: int) -> int:
@@ -41,23 +38,23 @@ def owner_reference(cr_meta: dict[str, Any]) -> dict[str, Any]:
 
 def runner_env(r: Resolved, namespace: str, name: str, input_text: str) -> list[dict[str, Any]]:
     env: list[dict[str, Any]] = [
-        {"name": "AISCHED_TARGET_KIND", "value": r.target_kind},
-        {"name": "AISCHED_TARGET_ID", "value": r.target_id},
-        {"name": "AISCHED_INPUT", "value": input_text},
-        {"name": "AISCHED_PLATFORM_TYPE", "value": r.platform_type},
-        {"name": "AISCHED_PLATFORM_URL", "value": r.platform_url},
-        {"name": "AISCHED_TIMEOUT_SECONDS", "value": str(runner_timeout(r.spec.timeout_seconds))},
+        {"name": Env.TARGET_KIND, "value": r.target_kind},
+        {"name": Env.TARGET_ID, "value": r.target_id},
+        {"name": Env.INPUT, "value": input_text},
+        {"name": Env.PLATFORM_TYPE, "value": r.platform_type},
+        {"name": Env.PLATFORM_URL, "value": r.platform_url},
+        {"name": Env.TIMEOUT_SECONDS, "value": str(runner_timeout(r.spec.timeout_seconds))},
         # One id per run (shared by its retries): the Job's name.
         {
-            "name": "AISCHED_RUN_ID",
+            "name": Env.RUN_ID,
             "valueFrom": {
                 "fieldRef": {"fieldPath": "metadata.labels['batch.kubernetes.io/job-name']"}
             },
         },
-        {"name": "AISCHED_SCHEDULE", "value": f"{namespace}/{name}"},
+        {"name": Env.SCHEDULE, "value": f"{namespace}/{name}"},
     ]
     if r.credentials_secret:
-        env.append({"name": "AISCHED_CREDENTIALS_SECRET", "value": r.credentials_secret})
+        env.append({"name": Env.CREDENTIALS_SECRET, "value": r.credentials_secret})
         env.extend(
             {
                 "name": variable,
@@ -136,7 +133,7 @@ def job_spec(
                     "onExitCodes": {
                         "containerName": names.RUNNER_CONTAINER,
                         "operator": "In",
-                        "values": [CONFIG_ERROR_EXIT_CODE],
+                        "values": [EXIT_CONFIG],
                     },
                 }
             ]

@@ -9,13 +9,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from aischeduler_runner.contract import PlatformType, RunReport
+
 GROUP = "aischeduler.io"
 VERSION = "v1alpha1"
 KIND = "AssistantSchedule"
 PLURAL = "assistantschedules"
 SHORT_NAME = "asched"
 
-PlatformType = Literal["codemie", "openai", "webhook"]
 ConcurrencyPolicy = Literal["Allow", "Forbid", "Replace"]
 Trigger = Literal["Scheduled", "Manual", "OneTime"]
 RunOutcome = Literal["Succeeded", "Failed", "Missed"]
@@ -180,19 +181,15 @@ class Condition(_Model):
     observed_generation: int | None = Field(default=None, alias="observedGeneration")
 
 
-class HistoryEntry(_Model):
+class HistoryEntry(_Model, RunReport):
+    """One finished (or missed) run: what its Job says, plus what the runner reported."""
+
     job: str
     trigger: Trigger
     result: RunOutcome
     scheduled_time: str | None = Field(default=None, alias="scheduledTime")
     start_time: str | None = Field(default=None, alias="startTime")
     completion_time: str | None = Field(default=None, alias="completionTime")
-    duration_seconds: float | None = Field(default=None, alias="durationSeconds")
-    message: str = ""
-    output: str = ""
-    execution_id: str | None = Field(default=None, alias="executionId")
-    conversation_id: str | None = Field(default=None, alias="conversationId")
-    tokens_used: int | None = Field(default=None, alias="tokensUsed")
 
 
 class ActiveRun(_Model):

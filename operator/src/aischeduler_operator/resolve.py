@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from aischeduler_operator.hashcron import resolve_hash
-from aischeduler_operator.models import AssistantScheduleSpec, PlatformType
+from aischeduler_operator.models import AssistantScheduleSpec
 from aischeduler_operator.schedule import (
     CronSchedule,
     ScheduleError,
@@ -22,6 +22,7 @@ from aischeduler_operator.schedule import (
     parse_schedule,
 )
 from aischeduler_operator.settings import Settings
+from aischeduler_runner.contract import PlatformType, TargetKind
 from aischeduler_runner.placeholders import PlaceholderError, check
 
 InvalidReason = Literal["InvalidSpec", "InvalidSchedule", "InvalidTimeZone"]
@@ -38,7 +39,7 @@ class Resolved:
     """Everything needed to build manifests and compute times for one schedule."""
 
     spec: AssistantScheduleSpec
-    target_kind: Literal["assistant", "workflow"]
+    target_kind: TargetKind
     target_id: str
     time_zone_name: str
     time_zone: ZoneInfo
@@ -64,7 +65,7 @@ def _first_error(e: ValidationError) -> str:
 
 
 def _platform_problem(
-    platform_type: PlatformType, url: str, secret: str, kind: Literal["assistant", "workflow"]
+    platform_type: PlatformType, url: str, secret: str, kind: TargetKind
 ) -> str | None:
     """Why the effective platform settings cannot work, or None."""
     if platform_type == "openai" and kind == "workflow":
@@ -167,7 +168,7 @@ def resolve(
     platform_url = spec.platform.url or settings.platform_url
     secret_ref = spec.platform.credentials_secret_ref
     secret = secret_ref.name if secret_ref is not None else settings.credentials_secret
-    kind: Literal["assistant", "workflow"] = "assistant" if spec.assistant else "workflow"
+    kind: TargetKind = "assistant" if spec.assistant else "workflow"
     target = spec.assistant or spec.workflow
     assert target is not None  # noqa: S101 - checked above
 

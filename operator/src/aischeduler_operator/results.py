@@ -1,83 +1,61 @@
-"""The runner's termination message → history fields. Tolerant: a missing, truncated or
-non-JSON message still yields a record, with a message saying what was wrong."""
+"""The runner's termination message → its `RunResult`, bounded for status.history.
+
+Tolerant: a missing, truncated or non-JSON message still yields a result (with `result`
+None and a message saying what was wrong); a message that does not match the model keeps
+the fields that do."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
-from aischeduler_runner.result import RunResult, decode_result
+from aischeduler_runner.contract import RunResult, clip
 
 # Bounds for what goes into status.history (the full answer is in the pod's log).
 MAX_OUTPUT_CHARS = 2000
 MAX_MESSAGE_CHARS = 1000
 
 
-@dataclass(frozen=True)
-class RunnerReport:
-    result: str | None  # Succeeded | Failed as the runner saw it; None when unreadable
-    message: str
-    output: str = ""
-    execution_id: str | None = None
-    conversation_id: str | None = None
-    tokens_used: int | None = None
-    duration_seconds: float | None = None
-
-
-def clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _from_result(r: RunResult) -> RunnerReport:
-    return RunnerReport(
-        result=r.result,
-        message=clip(r.message, MAX_MESSAGE_CHARS),
-        output=clip(r.output, MAX_OUTPUT_CHARS),
-        execution_id=r.executionId,
-        conversation_id=r.conversationId,
-        tokens_used=r.tokensUsed,
-        duration_seconds=r.durationSeconds,
+def _bounded(r: RunResult) -> RunResult:
+    return r.model_copy(
+        update={
+            "message": clip(r.message, MAX_MESSAGE_CHARS),
+            "output": clip(r.output, MAX_OUTPUT_CHARS),
+        }
     )
 
 
-def _salvage(data: dict[str, Any]) -> RunnerReport:
-    """Keeps the readable fields of a result that does not match the model."""
-
-    def text(key: str) -> str:
-        value = data.get(key)
-        return value if isinstance(value, str) else ""
-
-    tokens = data.get("tokensUsed")
-    duration = data.get("durationSeconds")
-    message = text("message") or "runner result did not match the result format"
-    return RunnerReport(
-        result=data.get("result") if data.get("result") in ("Succeeded", "Failed") else None,
-        message=clip(message, MAX_MESSAGE_CHARS),
-        output=clip(text("output"), MAX_OUTPUT_CHARS),
-        execution_id=text("executionId") or None,
-        conversation_id=text("conversationId") or None,
-        tokens_used=tokens if isinstance(tokens, int) and not isinstance(tokens, bool) else None,
-        duration_seconds=float(duration) if isinstance(duration, int | float) else None,
-    )
+def _salvage(data: dict[str, Any]) -> RunResult:
+    """The fields that match the model, one by one (all of them in a well-formed result)."""
+    kept: dict[str, Any] = {}
+    for name, field in RunResult.model_fields.items():
+        key = field.alias or name
+        if key not in data:
+            continue
+        try:
+            RunResult.model_validate({key: data[key]})
+        except ValidationError:
+            continue
+        kept[key] = data[key]
+    if not kept:
+        return RunResult(message="runner result did not match the result format")
+    return RunResult.model_validate(kept)
 
 
-def parse_termination_message(message: str | None) -> RunnerReport:
+def _read(message: str | None) -> RunResult:
     if message is None or not message.strip():
-        return RunnerReport(
-            result=None, message="the runner left no result (no termination message)"
-        )
-    try:
-        return _from_result(decode_result(message))
-    except ValidationError:
-        pass
+        return RunResult(message="the runner left no result (no termination message)")
     try:
         data = json.loads(message)
     except json.JSONDecodeError:
         excerpt = clip(message.strip(), 200)
-        return RunnerReport(result=None, message=f"the runner result is not valid JSON: {excerpt}")
+        return RunResult(message=f"the runner result is not valid JSON: {excerpt}")
     if not isinstance(data, dict):
-        return RunnerReport(result=None, message="the runner result is not a JSON object")
+        return RunResult(message="the runner result is not a JSON object")
     return _salvage(data)
+
+
+def parse_termination_message(message: str | None) -> RunResult:
+    return _bounded(_read(message))

@@ -10,8 +10,9 @@ from typing import Literal
 from aischeduler_operator import names
 from aischeduler_operator.models import HistoryEntry, Trigger
 from aischeduler_operator.observe import JobCondition, JobFacts, PodFacts
-from aischeduler_operator.results import RunnerReport, parse_termination_message
+from aischeduler_operator.results import parse_termination_message
 from aischeduler_operator.times import parse_time, rfc3339
+from aischeduler_runner.contract import RunResult
 
 # Container waiting reasons that will not resolve by waiting (spec §6).
 STUCK_REASONS = frozenset(
@@ -40,7 +41,7 @@ class JobView:
     recorded: bool  # label set after the run reached status.history
     has_finalizer: bool
     deleting: bool
-    report: RunnerReport | None
+    report: RunResult | None
     finalizers: tuple[str, ...] | None = None
 
     @property
@@ -79,7 +80,7 @@ def stuck_reason(pods: list[PodFacts]) -> str | None:
     return None
 
 
-def _report(pods: list[PodFacts]) -> RunnerReport | None:
+def _report(pods: list[PodFacts]) -> RunResult | None:
     for pod in _newest(pods):
         if pod.terminated:
             return parse_termination_message(pod.termination_message)
@@ -87,7 +88,7 @@ def _report(pods: list[PodFacts]) -> RunnerReport | None:
 
 
 def _failure_message(
-    job: JobFacts, failed: JobCondition, report: RunnerReport | None, killed: str | None
+    job: JobFacts, failed: JobCondition, report: RunResult | None, killed: str | None
 ) -> str:
     reason = failed.reason
     if reason == "DeadlineExceeded":
@@ -111,9 +112,7 @@ def _state(job: JobFacts) -> JobState:
     return "Failed" if _condition(job, "Failed") else "Active"
 
 
-def _message(
-    job: JobFacts, state: JobState, report: RunnerReport | None, pods: list[PodFacts]
-) -> str:
+def _message(job: JobFacts, state: JobState, report: RunResult | None, pods: list[PodFacts]) -> str:
     failed = _condition(job, "Failed")
     if failed is not None:
         newest = _newest(pods)[:1]
@@ -154,13 +153,15 @@ def view_job(job: JobFacts, pods: list[PodFacts]) -> JobView:
 
 
 def history_entry(view: JobView, now: datetime) -> HistoryEntry:
-    """The record of a finished run."""
+    """The record of a finished run: the runner's report, with the Job's message and times."""
     completion = view.completion_time or now
-    report = view.report
-    duration = report.duration_seconds if report else None
+    reported = view.report or RunResult()
+    duration = reported.duration_seconds
     if duration is None and view.start_time is not None:
         duration = max(0.0, (completion - view.start_time).total_seconds())
     return HistoryEntry(
+        # What only the Job knows (outcome, message, times) replaces what the runner said.
+        **reported.model_dump(exclude={"result", "message", "duration_seconds"}),
         job=view.name,
         trigger=view.trigger,
         result=view.outcome,
@@ -169,8 +170,4 @@ def history_entry(view: JobView, now: datetime) -> HistoryEntry:
         completion_time=rfc3339(completion),
         duration_seconds=duration,
         message=view.message,
-        output=report.output if report else "",
-        execution_id=report.execution_id if report else None,
-        conversation_id=report.conversation_id if report else None,
-        tokens_used=report.tokens_used if report else None,
     )

@@ -10,8 +10,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from aischeduler_operator.models import DNS_SUBDOMAIN, PlatformType
+from aischeduler_operator.models import DNS_SUBDOMAIN
 from aischeduler_operator.schedule import TimeZoneError, load_time_zone
+from aischeduler_runner.contract import PlatformType
 
 # variable name -> field name
 ENV = {

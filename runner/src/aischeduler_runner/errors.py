@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-EXIT_SUCCEEDED = 0
-EXIT_FAILED = 1
-EXIT_CONFIG = 2
+from .contract import EXIT_CONFIG, EXIT_FAILED
 
 
 class RunnerError(Exception):
     """A run that ends without success; carries what is known about the run so far."""
 
-    exit_code = EXIT_FAILED
+    exit_code: int = EXIT_FAILED
 
     def __init__(
         self,

@@ -16,8 +16,9 @@ import httpx
 
 from . import __version__
 from .auth import KeycloakBearer, StaticBearer
+from .contract import EXIT_FAILED, EXIT_SUCCEEDED, Env, RunResult, encode_result
 from .deadline import Deadline
-from .errors import EXIT_FAILED, EXIT_SUCCEEDED, RunnerError, TerminatedError
+from .errors import RunnerError, TerminatedError
 from .http import Authenticator, Backoff, Http, cookie_jar
 from .logs import JsonLog
 from .platforms.base import Outcome, Platform
@@ -25,7 +26,6 @@ from .platforms.codemie import CodeMie
 from .platforms.openai import OpenAI
 from .platforms.webhook import Webhook
 from .redact import Redactor
-from .result import RunResult, encode_result
 from .settings import Settings, load_settings, result_path, secret_values
 
 
@@ -37,7 +37,7 @@ def run(environ: Mapping[str, str], stdout: BinaryIO) -> int:
     """Do one run and return the exit code; the result file is written in every case."""
     started = time.monotonic()
     redactor = Redactor(secret_values(environ))
-    log = JsonLog(stdout, redactor, schedule=environ.get("AISCHED_SCHEDULE", "").strip())
+    log = JsonLog(stdout, redactor, schedule=environ.get(Env.SCHEDULE, "").strip())
     previous_sigterm = signal.signal(signal.SIGTERM, _on_sigterm)
     attempts = 0
     try:
@@ -89,7 +89,7 @@ def run(environ: Mapping[str, str], stdout: BinaryIO) -> int:
         update={"message": redactor.text(result.message), "output": redactor.text(result.output)}
     )
     _write_result(result_path(environ), result, log)
-    log_fields = result.model_dump(exclude={"output", "result", "message"})
+    log_fields = result.model_dump(by_alias=True, exclude={"output", "result", "message"})
     finish = log.info if code == EXIT_SUCCEEDED else log.error
     finish(result.message, event="run.finished", outcome=result.result, exitCode=code, **log_fields)
     signal.signal(signal.SIGTERM, previous_sigterm)
@@ -119,10 +119,10 @@ def _succeeded(settings: Settings, outcome: Outcome, started: float, attempts: i
         result="Succeeded",
         message=message,
         output=outcome.output,
-        executionId=outcome.execution_id,
-        conversationId=outcome.conversation_id,
-        tokensUsed=outcome.tokens_used,
-        durationSeconds=round(elapsed, 3),
+        execution_id=outcome.execution_id,
+        conversation_id=outcome.conversation_id,
+        tokens_used=outcome.tokens_used,
+        duration_seconds=round(elapsed, 3),
         attempts=attempts,
     )
 
@@ -132,10 +132,10 @@ def _failed(exc: RunnerError, started: float, attempts: int) -> RunResult:
         result="Failed",
         message=exc.result_message(),
         output=exc.output,
-        executionId=exc.execution_id,
-        conversationId=exc.conversation_id,
-        tokensUsed=exc.tokens_used,
-        durationSeconds=round(time.monotonic() - started, 3),
+        execution_id=exc.execution_id,
+        conversation_id=exc.conversation_id,
+        tokens_used=exc.tokens_used,
+        duration_seconds=round(time.monotonic() - started, 3),
         attempts=attempts,
     )
 

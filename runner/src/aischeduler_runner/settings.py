@@ -13,36 +13,20 @@ from pathlib import Path
 from typing import Literal, cast, get_args
 from urllib.parse import quote, urlsplit
 
+from .contract import (
+    CREDENTIAL_VARIABLES,
+    DEFAULT_RESULT_PATH,
+    SECRET_VARIABLES,
+    Env,
+    PlatformType,
+    TargetKind,
+)
 from .errors import ConfigError
 
-TargetKind = Literal["assistant", "workflow"]
-PlatformType = Literal["codemie", "openai", "webhook"]
 KeycloakGrant = Literal["client_credentials", "password"]
 
-DEFAULT_RESULT_PATH = Path("/dev/termination-log")
 # The CodeMie SDK's public Keycloak client, used for the password grant without a client-id.
 DEFAULT_PASSWORD_GRANT_CLIENT_ID = "codemie-sdk"  # noqa: S105 - a public client id
-
-# Credentials Secret key -> environment variable (spec §4.3).
-CREDENTIAL_VARIABLES: dict[str, str] = {
-    "token": "AISCHED_TOKEN",
-    "auth-server-url": "AISCHED_AUTH_SERVER_URL",
-    "realm": "AISCHED_AUTH_REALM",
-    "client-id": "AISCHED_CLIENT_ID",
-    "client-secret": "AISCHED_CLIENT_SECRET",
-    "username": "AISCHED_USERNAME",
-    "password": "AISCHED_PASSWORD",
-    "api-key": "AISCHED_API_KEY",
-    "signing-secret": "AISCHED_SIGNING_SECRET",
-}
-# Values that must never be shown anywhere.
-SECRET_VARIABLES = (
-    "AISCHED_TOKEN",
-    "AISCHED_CLIENT_SECRET",
-    "AISCHED_PASSWORD",
-    "AISCHED_API_KEY",
-    "AISCHED_SIGNING_SECRET",
-)
 
 
 class SettingsError(ConfigError):
@@ -97,7 +81,7 @@ class Settings:
 
 def result_path(environ: Mapping[str, str]) -> Path:
     """Where the result goes; known even when the other settings are invalid."""
-    return Path(environ.get("AISCHED_RESULT_PATH") or DEFAULT_RESULT_PATH)
+    return Path(environ.get(Env.RESULT_PATH) or DEFAULT_RESULT_PATH)
 
 
 def secret_values(environ: Mapping[str, str]) -> list[str]:
@@ -150,15 +134,15 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
             problems.append(f"{name} must be an http:// or https:// URL (got {value!r})")
         return value.rstrip("/")
 
-    target_kind = choice("AISCHED_TARGET_KIND", get_args(TargetKind))
-    target_id = text("AISCHED_TARGET_ID", required=True)
-    platform_type = choice("AISCHED_PLATFORM_TYPE", get_args(PlatformType))
-    platform_url = url("AISCHED_PLATFORM_URL", required=True)
-    timeout_seconds = number("AISCHED_TIMEOUT_SECONDS", None, positive=True)
-    backoff_base = number("AISCHED_BACKOFF_BASE_SECONDS", 1.0, positive=False)
-    backoff_max = number("AISCHED_BACKOFF_MAX_SECONDS", 30.0, positive=False)
-    max_attempts = integer("AISCHED_MAX_ATTEMPTS", 5)
-    url("AISCHED_AUTH_SERVER_URL", required=False)
+    target_kind = choice(Env.TARGET_KIND, get_args(TargetKind))
+    target_id = text(Env.TARGET_ID, required=True)
+    platform_type = choice(Env.PLATFORM_TYPE, get_args(PlatformType))
+    platform_url = url(Env.PLATFORM_URL, required=True)
+    timeout_seconds = number(Env.TIMEOUT_SECONDS, None, positive=True)
+    backoff_base = number(Env.BACKOFF_BASE_SECONDS, 1.0, positive=False)
+    backoff_max = number(Env.BACKOFF_MAX_SECONDS, 30.0, positive=False)
+    max_attempts = integer(Env.MAX_ATTEMPTS, 5)
+    url(CREDENTIAL_VARIABLES["auth-server-url"], required=False)
     if platform_type == "openai" and target_kind == "workflow":
         problems.append(
             "platform 'openai' runs assistants only; a workflow needs platform codemie or webhook"
@@ -166,7 +150,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     if problems:
         raise SettingsError("invalid runner settings: " + "; ".join(problems))
 
-    secret_name = text("AISCHED_CREDENTIALS_SECRET")
+    secret_name = text(Env.CREDENTIALS_SECRET)
     credentials = Credentials(
         **{
             key.replace("-", "_"): text(variable) or None
@@ -177,12 +161,12 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     return Settings(
         target_kind=cast(TargetKind, target_kind),
         target_id=target_id,
-        input=environ.get("AISCHED_INPUT", ""),
+        input=environ.get(Env.INPUT, ""),
         platform_type=cast(PlatformType, platform_type),
         platform_url=platform_url,
         timeout_seconds=timeout_seconds,
-        schedule=text("AISCHED_SCHEDULE"),
-        run_id=text("AISCHED_RUN_ID") or str(uuid.uuid4()),
+        schedule=text(Env.SCHEDULE),
+        run_id=text(Env.RUN_ID) or str(uuid.uuid4()),
         credentials_secret=secret_name,
         credentials=credentials,
         keycloak=keycloak,
@@ -241,6 +225,6 @@ def _missing(secret_name: str, wanted: str, keys: list[str], credentials: Creden
     found = [k for k in keys if getattr(credentials, k.replace("-", "_"))]
     variables = ", ".join(CREDENTIAL_VARIABLES[k] for k in keys)
     return (
-        f"missing credentials: {secret} (AISCHED_CREDENTIALS_SECRET) needs {wanted} "
+        f"missing credentials: {secret} ({Env.CREDENTIALS_SECRET}) needs {wanted} "
         f"(environment {variables}); keys present: {', '.join(found) or 'none'}"
     )
