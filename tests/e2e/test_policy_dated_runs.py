@@ -87,31 +87,35 @@ def the_pod(s: Schedules, job: str) -> dict[str, Any]:
     return pod
 
 
-def test_cronjob_run_renders_its_scheduled_time(
-    s: Schedules, double: DoubleServer, tmp_path: Path
-) -> None:
+def create_dated(s: Schedules, double: DoubleServer, name: str, **spec: Any) -> None:
+    """A schedule calling the OpenAI double with the dated INPUT, and its Secret."""
     s.core.create_namespaced_secret(
         s.namespace,
         client.V1Secret(metadata=client.V1ObjectMeta(name="llm"), string_data={"api-key": API_KEY}),
     )
+    platform = {
+        "type": "openai",
+        "url": f"{double.url}/openai",
+        "credentialsSecretRef": {"name": "llm"},
+    }
     s.create(
         body(
-            "dated",
-            schedule="* * * * *",
+            name,
             assistant="gpt-4o-mini",
             input=INPUT,
             timeZone=ZONE,
-            jitterSeconds=1,
-            maxTokensPerRun=64,
-            platform={
-                "type": "openai",
-                "url": f"{double.url}/openai",
-                "credentialsSecretRef": {"name": "llm"},
-            },
+            platform=platform,
             pod=sim(message=runner_result()),
+            **spec,
         )
     )
-    s.wait_ready("dated")
+    s.wait_ready(name)
+
+
+def test_cronjob_run_renders_its_scheduled_time(
+    s: Schedules, double: DoubleServer, tmp_path: Path
+) -> None:
+    create_dated(s, double, "dated", schedule="* * * * *", jitterSeconds=1, maxTokensPerRun=64)
     job = wait_for(
         lambda: [
             j for j in s.jobs("dated") if j["metadata"]["labels"][TRIGGER_LABEL] == "Scheduled"
@@ -142,27 +146,7 @@ def test_cronjob_run_renders_its_scheduled_time(
 def test_run_now_renders_its_trigger_time(
     s: Schedules, double: DoubleServer, tmp_path: Path
 ) -> None:
-    s.core.create_namespaced_secret(
-        s.namespace,
-        client.V1Secret(metadata=client.V1ObjectMeta(name="llm"), string_data={"api-key": API_KEY}),
-    )
-    s.create(
-        body(
-            "dated-now",
-            suspend=True,
-            assistant="gpt-4o-mini",
-            input=INPUT,
-            timeZone=ZONE,
-            jitterSeconds=600,
-            platform={
-                "type": "openai",
-                "url": f"{double.url}/openai",
-                "credentialsSecretRef": {"name": "llm"},
-            },
-            pod=sim(message=runner_result()),
-        )
-    )
-    s.wait_ready("dated-now")
+    create_dated(s, double, "dated-now", suspend=True, jitterSeconds=600)
     before = datetime.now(UTC).replace(microsecond=0)
     s.run_now("dated-now", "now-1")
     (job,) = wait_for(lambda: s.jobs("dated-now"), timeout=30, what="the run-now Job")

@@ -12,8 +12,8 @@ import pytest
 
 from .conftest import RunRunner
 from .fakes import API_KEY, TOKEN, FakeServer, Reply, bearer_guard, codemie_answer, openai_answer
+from .test_openai import COMPLETIONS_PATH, openai_env
 
-COMPLETIONS_PATH = "/v1/chat/completions"
 MODEL_PATH = "/v1/assistants/asst-1/model"
 DATED = (
     'day {{ .Date "-1d" }} week {{ .Week }} at {{ .ScheduledTime }} '
@@ -26,22 +26,6 @@ def openai(server: FakeServer) -> FakeServer:
     server.guard = bearer_guard(lambda token: token == API_KEY)
     server.route("POST", COMPLETIONS_PATH, openai_answer("ok"))
     return server
-
-
-def openai_env(server: FakeServer, **extra: str | None) -> dict[str, str | None]:
-    return {
-        "AISCHED_PLATFORM_TYPE": "openai",
-        "AISCHED_PLATFORM_URL": server.url,
-        "AISCHED_TARGET_ID": "gpt-4o-mini",
-        "AISCHED_API_KEY": API_KEY,
-        **extra,
-    }
-
-
-def sent_prompt(server: FakeServer) -> str:
-    (request,) = server.requests_to("POST", COMPLETIONS_PATH)
-    content: str = request.json()["messages"][0]["content"]
-    return content
 
 
 def test_max_tokens_goes_to_openai(openai: FakeServer, run_runner: RunRunner) -> None:
@@ -69,43 +53,46 @@ def test_a_platform_without_a_limit_says_so(server: FakeServer, run_runner: RunR
     assert note["maxTokens"] == 500 and "codemie" in note["message"]
 
 
-def test_input_rendered_for_the_given_time(openai: FakeServer, run_runner: RunRunner) -> None:
-    run = run_runner(
-        openai_env(
-            openai,
-            AISCHED_INPUT=DATED,
+@pytest.mark.parametrize(
+    ("env", "prompt", "source"),
+    [
+        pytest.param(
             # 2025-12-31 10:30 UTC is already New Year's Day on Kiritimati (UTC+14)
-            AISCHED_SCHEDULED_TIME="2025-12-31T10:30:00Z",
-            AISCHED_TIME_ZONE="Pacific/Kiritimati",
-            AISCHED_TRIGGER="Manual",
-        )
-    )
+            {
+                "AISCHED_SCHEDULED_TIME": "2025-12-31T10:30:00Z",
+                "AISCHED_TIME_ZONE": "Pacific/Kiritimati",
+                "AISCHED_TRIGGER": "Manual",
+            },
+            "day 2025-12-31 week 2026-W01 at 2026-01-01T00:30:00+14:00 "
+            "(Manual, team-a/daily-report)",
+            "given",
+            id="given",
+        ),
+        pytest.param(
+            # Unix minute 29579460 is 2026-03-29T07:00:00Z: 09:00 in Berlin, DST's first day.
+            {
+                "AISCHED_RUN_ID": "daily-report-29579460",
+                "AISCHED_CRONJOB": "daily-report",
+                "AISCHED_TIME_ZONE": "Europe/Berlin",
+                "AISCHED_TRIGGER": "Scheduled",
+            },
+            "day 2026-03-28 week 2026-W13 at 2026-03-29T09:00:00+02:00 "
+            "(Scheduled, team-a/daily-report)",
+            "job-name",
+            id="cronjob-job-name",
+        ),
+    ],
+)
+def test_input_rendered_for_the_scheduled_time(
+    openai: FakeServer, run_runner: RunRunner, env: dict[str, str], prompt: str, source: str
+) -> None:
+    run = run_runner(openai_env(openai, AISCHED_INPUT=DATED, **env))
     assert run.exit_code == 0, run.describe()
-    assert sent_prompt(openai) == (
-        "day 2025-12-31 week 2026-W01 at 2026-01-01T00:30:00+14:00 (Manual, team-a/daily-report)"
-    )
+    (request,) = openai.requests_to("POST", COMPLETIONS_PATH)
+    assert request.json()["messages"][0]["content"] == prompt
     (started,) = run.events("run.started")
-    assert started["scheduledTime"] == "2026-01-01T00:30:00+14:00"
-    assert started["scheduledTimeFrom"] == "given"
-
-
-def test_input_rendered_for_the_cronjob_time(openai: FakeServer, run_runner: RunRunner) -> None:
-    # Unix minute 29579460 is 2026-03-29T07:00:00Z: 09:00 in Berlin, the day DST begins.
-    run = run_runner(
-        openai_env(
-            openai,
-            AISCHED_INPUT=DATED,
-            AISCHED_RUN_ID="daily-report-29579460",
-            AISCHED_CRONJOB="daily-report",
-            AISCHED_TIME_ZONE="Europe/Berlin",
-            AISCHED_TRIGGER="Scheduled",
-        )
-    )
-    assert run.exit_code == 0, run.describe()
-    assert sent_prompt(openai) == (
-        "day 2026-03-28 week 2026-W13 at 2026-03-29T09:00:00+02:00 (Scheduled, team-a/daily-report)"
-    )
-    assert run.events("run.started")[0]["scheduledTimeFrom"] == "job-name"
+    assert started["scheduledTimeFrom"] == source
+    assert started["scheduledTime"] in prompt
 
 
 def test_an_unknown_placeholder_is_a_configuration_error(
