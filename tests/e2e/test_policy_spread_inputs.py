@@ -4,12 +4,14 @@ the operator), and the new fields as kubectl explain shows them."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 
 from schedules import Schedules, body, condition
 
 from aischeduler_operator.hashcron import resolve_hash
 from aischeduler_operator.schedule import load_time_zone, next_times, parse_schedule
+from waiting import wait_for
 
 
 def test_h_is_resolved_into_the_cronjob_and_the_status(s: Schedules) -> None:
@@ -80,3 +82,26 @@ def test_kubectl_explain_shows_the_new_fields(s: Schedules) -> None:
     ):
         out = s.kubectl("explain", path)
         assert says in " ".join(out.split()), out
+
+
+def test_many_daily_at_nine_are_spread_by_their_cronjobs(s: Schedules) -> None:
+    """100 "H 9 * * *" schedules on the control plane: each CronJob fires at its own
+    minute of the hour (the one hashed from namespace/name), not all at 09:00."""
+    names = [f"report-{i:03d}" for i in range(100)]
+    for name in names:
+        s.create(body(name, schedule="H 9 * * *"))
+    cronjobs = wait_for(
+        lambda: {c["metadata"]["name"]: c["spec"]["schedule"] for c in s.cronjobs()},
+        lambda found: len(found) == len(names),
+        timeout=180,
+        what="a CronJob for each of the 100 schedules",
+    )
+    minutes = Counter(int(cronjobs[n].split()[0]) for n in names)
+    for name in names:
+        assert cronjobs[name] == resolve_hash("H 9 * * *", f"{s.namespace}/{name}")
+    print(
+        f"\n100 x 'H 9 * * *' in {s.namespace}: {len(minutes)} distinct minutes, at most "
+        f"{max(minutes.values())} schedules in one minute: {sorted(minutes.items())}"
+    )
+    # A uniform spread over 60 minutes gives ~48 distinct minutes for 100 schedules.
+    assert len(minutes) >= 35 and max(minutes.values()) <= 10
