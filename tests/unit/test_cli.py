@@ -196,8 +196,10 @@ def test_show_text_resolves_h_for_the_schedule() -> None:
         {"phase": "Active", "conditions": [ready()], "effectiveSchedule": effective},
         schedule="H 9 * * 1-5",
     )
+    obj["spec"].update(jitterSeconds=30, maxTokensPerRun=800)
     text = views.show_text(obj, NOW)
     assert f"Schedule:    H 9 * * 1-5 → {effective} (UTC)" in text
+    assert ", history 10, jitter 30s, max 800 tokens/run" in text
     assert f" 09:{int(effective.split()[0]):02d} UTC " in text  # the next runs, resolved
 
 

@@ -334,7 +334,9 @@ def show_text(obj: dict[str, Any], now: datetime, upcoming_count: int = 10) -> s
         f" {platform.get('url', '')}".rstrip(),
         f"Policy:      concurrency {spec.get('concurrencyPolicy', 'Forbid')}, "
         f"timeout {spec.get('timeoutSeconds', 3600)}s, retries {spec.get('retries', 1)}, "
-        f"history {spec.get('historyLimit', 10)}",
+        f"history {spec.get('historyLimit', 10)}"
+        + (f", jitter {spec['jitterSeconds']}s" if spec.get("jitterSeconds") else "")
+        + (f", max {spec['maxTokensPerRun']} tokens/run" if spec.get("maxTokensPerRun") else ""),
     ]
     runs = status.get("runs") or {}
     lines.append(
