@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Prints the path of a promtool (Prometheus' rule checker), for tests/unit/test_chart_alerts.py.
-# It comes from Debian's `prometheus` package, unpacked into the tools cache (not installed:
+# Prints the path of a promtool (Prometheus' rule checker), for the alert tests; `prometheus`
+# itself lies beside it (tests/e2e/test_policy_alerts_live.py runs it on loopback).
+# Both come from Debian's `prometheus` package, unpacked into the tools cache (not installed:
 # no service, no system change). The Go module (cmd/promtool) pulls in every service
 # discovery SDK and took far too long to build on a 2-core machine.
 set -euo pipefail
@@ -11,7 +12,7 @@ exec 9>"$root/promtool.lock"
 flock 9
 
 for found in "$root"/promtool-*/usr/bin/promtool; do
-  if [[ -x "$found" ]]; then
+  if [[ -x "$found" && -x "${found%/promtool}/prometheus" ]]; then
     echo "$found"
     exit 0
   fi
@@ -29,5 +30,5 @@ got=$(dpkg-deb -f "${deb[0]}" Version)
 dest="$root/promtool-$got"
 dpkg-deb -x "${deb[0]}" "$tmp/unpacked"
 mkdir -p "$dest/usr/bin"
-mv "$tmp/unpacked/usr/bin/promtool" "$dest/usr/bin/promtool"
+mv "$tmp/unpacked/usr/bin/promtool" "$tmp/unpacked/usr/bin/prometheus" "$dest/usr/bin/"
 echo "$dest/usr/bin/promtool"
