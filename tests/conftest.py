@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from kubernetes import client, config
+from prometheus_client.parser import text_string_to_metric_families
 from schedules import Schedules  # tests/e2e/schedules.py
 
 from argocd_lua import ArgoCD  # tests/argocd_lua.py
@@ -52,6 +53,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # Tests that play runner outcomes through kwok's pod annotations need simulated
     # nodes: the local control plane has them; another cluster only if it runs kwok with
     # our stages (say so with AISCHED_TEST_SIMULATED=1). Deselected, never passed.
+    if os.environ.get("AISCHED_TEST_KUBECONFIG"):
+        # Restarting kube-apiserver or etcd needs a control plane of the test's own.
+        own = [i for i in items if i.get_closest_marker("own_control_plane")]
+        if own:
+            config.hook.pytest_deselected(items=own)
+            items[:] = [i for i in items if not i.get_closest_marker("own_control_plane")]
+            print(f"\n{len(own)} tests restart parts of a local control plane and were deselected")
     if (
         os.environ.get("AISCHED_TEST_KUBECONFIG")
         and os.environ.get("AISCHED_TEST_SIMULATED") != "1"
@@ -205,6 +213,13 @@ class OperatorProcess:
                 self.process.wait()
         self.process = None
 
+    def kill(self) -> None:
+        """SIGKILL: no clean-up of any kind, as when the node or the OOM killer takes it."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
     def restart(self) -> None:
         self.stop()
         self.start()
@@ -215,6 +230,24 @@ class OperatorProcess:
         ) as resp:
             text: str = resp.read().decode()
             return text
+
+    def metric(self, name: str, **labels: str) -> float:
+        """The sum of the samples of ``name`` whose labels include ``labels``."""
+        return sum(
+            sample.value
+            for family in text_string_to_metric_families(self.metrics())
+            for sample in family.samples
+            if sample.name == name and labels.items() <= sample.labels.items()
+        )
+
+    def samples(self, name: str, label: str) -> dict[str, float]:
+        """The samples of ``name`` by the value of one label."""
+        return {
+            sample.labels[label]: sample.value
+            for family in text_string_to_metric_families(self.metrics())
+            for sample in family.samples
+            if sample.name == name and label in sample.labels
+        }
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -229,8 +262,7 @@ OPERATOR_DEFAULTS = {
 }
 
 
-@pytest.fixture(scope="session")
-def crd_installed(cluster: Cluster) -> None:
+def install_crd(cluster: Cluster) -> None:
     cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
     cluster.kubectl(
         "wait",
@@ -241,26 +273,44 @@ def crd_installed(cluster: Cluster) -> None:
 
 
 @pytest.fixture(scope="session")
-def operator(
-    cluster: Cluster, crd_installed: None, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[OperatorProcess]:
-    """The operator, running for the whole session (tests use fresh namespaces)."""
+def crd_installed(cluster: Cluster) -> None:
+    install_crd(cluster)
+
+
+def operator_process(cluster: Cluster, log: Path, **env: str) -> OperatorProcess:
+    """An operator (not started yet) against ``cluster``, with the test defaults and
+    ``env`` on top, serving metrics on a port of its own."""
     metrics_port = free_port()
-    env = {
+    full = {
         **os.environ,
         **OPERATOR_DEFAULTS,
         "KUBECONFIG": str(cluster.kubeconfig),
         "AISCHED_METRICS_PORT": str(metrics_port),
         "AISCHED_HEALTH_PORT": str(free_port()),
+        **env,
     }
-    proc = OperatorProcess(
-        cluster, tmp_path_factory.mktemp("operator") / "operator.log", env, metrics_port
-    )
+    return OperatorProcess(cluster, log, full, metrics_port)
+
+
+@pytest.fixture(scope="session")
+def operator(
+    cluster: Cluster, crd_installed: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OperatorProcess]:
+    """The operator, running for the whole session (tests use fresh namespaces)."""
+    proc = operator_process(cluster, tmp_path_factory.mktemp("operator") / "operator.log")
     proc.start()
     try:
         yield proc
     finally:
         proc.stop()
+
+
+@pytest.fixture
+def restartable(operator: OperatorProcess) -> Iterator[OperatorProcess]:
+    """The session's operator, running again after the test whatever happened."""
+    yield operator
+    if operator.process is None or operator.process.poll() is not None:
+        operator.start()
 
 
 @pytest.fixture

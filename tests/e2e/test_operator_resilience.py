@@ -4,7 +4,6 @@ Job is left stuck on its finalizer), and when someone deletes or edits its CronJ
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,14 +11,6 @@ from schedules import RECORDED_LABEL, RUN_FINALIZER, Schedules, body, runner_res
 
 from conftest import Cluster, OperatorProcess
 from waiting import wait_for
-
-
-@pytest.fixture
-def restartable(operator: OperatorProcess) -> Iterator[OperatorProcess]:
-    """The session's operator, running again after the test whatever happened."""
-    yield operator
-    if operator.process is None or operator.process.poll() is not None:
-        operator.start()
 
 
 def job_finished(job: dict[str, Any] | None) -> bool:

@@ -84,7 +84,12 @@ def test_run_now_records_a_manual_run_while_suspended(
     assert status["lastSuccessfulTime"] == entry["completionTime"]
     assert condition(status, "LastRunSucceeded")["status"] == "True"
     assert status["phase"] == "Suspended"
-    assert runs_metric(operator, "Succeeded") >= succeeded_before + 1
+    # The metric counts the run after the status patch and the events: wait for it too.
+    wait_for(
+        lambda: runs_metric(operator, "Succeeded"),
+        lambda value: value >= succeeded_before + 1,
+        what="aischeduler_runs_total{result=Succeeded} to count the run",
+    )
     recorded = wait_for(
         lambda: s.job(job["metadata"]["name"]),
         lambda j: j is not None and j["metadata"]["labels"].get(RECORDED_LABEL) == "true",

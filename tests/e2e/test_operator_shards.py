@@ -4,31 +4,19 @@ reconciled by exactly one of them, and a schedule in neither shard by none."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from kubernetes import client
-from prometheus_client.parser import text_string_to_metric_families
 from schedules import RUN_NOW, SCHEDULE_LABEL, Schedules, body, sim
 
-from conftest import OPERATOR_DEFAULTS, Cluster, OperatorProcess
-from localcluster.cluster import free_port
+from conftest import Cluster, OperatorProcess, operator_process
 from waiting import wait_for
 
 SHARD_LABEL = "aischeduler.io/shard"
 SHARDS = ("a", "b")
 PER_SHARD = 3
-
-
-def metric(proc: OperatorProcess, name: str, **labels: str) -> float:
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(proc.metrics())
-        for sample in family.samples
-        if sample.name == name and labels.items() <= sample.labels.items()
-    )
 
 
 @pytest.fixture
@@ -39,16 +27,11 @@ def shard_operators(
     operator.stop()
     procs = {}
     for shard in SHARDS:
-        port = free_port()
-        env = {
-            **os.environ,
-            **OPERATOR_DEFAULTS,
-            "KUBECONFIG": str(cluster.kubeconfig),
-            "AISCHED_METRICS_PORT": str(port),
-            "AISCHED_HEALTH_PORT": str(free_port()),
-            "AISCHED_SCHEDULE_SELECTOR": f"{SHARD_LABEL}={shard}",
-        }
-        procs[shard] = OperatorProcess(cluster, tmp_path / f"operator-{shard}.log", env, port)
+        procs[shard] = operator_process(
+            cluster,
+            tmp_path / f"operator-{shard}.log",
+            AISCHED_SCHEDULE_SELECTOR=f"{SHARD_LABEL}={shard}",
+        )
         procs[shard].start()
     try:
         yield procs
@@ -79,11 +62,11 @@ def test_two_operators_serve_disjoint_shards(
     # Each operator reconciled its own shard and nothing else.
     for shard, proc in shard_operators.items():
         wait_for(
-            lambda p=proc: metric(p, "aischeduler_schedules"),
+            lambda p=proc: p.metric("aischeduler_schedules"),
             lambda n: n == PER_SHARD,
             what=f"operator {shard} to count its {PER_SHARD} schedules",
         )
-        created = metric(proc, "aischeduler_api_writes_total", verb="create", resource="cronjobs")
+        created = proc.metric("aischeduler_api_writes_total", verb="create", resource="cronjobs")
         assert created == PER_SHARD, f"operator {shard} created {created} CronJobs"
         cronjob = s.cronjob(f"{shard}-0")
         assert cronjob is not None
@@ -102,5 +85,5 @@ def test_two_operators_serve_disjoint_shards(
         assert jobs[0]["metadata"]["labels"][SHARD_LABEL] == shard
         assert jobs[0]["metadata"]["labels"][SCHEDULE_LABEL] == f"{shard}-0"
     for shard, proc in shard_operators.items():
-        created = metric(proc, "aischeduler_api_writes_total", verb="create", resource="jobs")
+        created = proc.metric("aischeduler_api_writes_total", verb="create", resource="jobs")
         assert created == 1, f"operator {shard} created {created} Jobs"

@@ -54,7 +54,9 @@ class FakeCluster:
         self, namespace: str, name: str, patch: dict[str, Any], version: str
     ) -> dict[str, Any]:
         self.calls["patch status"] += 1
-        body = self.objects["schedule", (namespace, name)]
+        body = self.objects.get(("schedule", (namespace, name)))
+        if body is None:
+            raise ApiException(status=404, reason="Not Found")
         if self.refuse_status or version != body["metadata"]["resourceVersion"]:
             self.refuse_status = max(0, self.refuse_status - 1)
             raise ApiException(status=409, reason="Conflict")
@@ -226,3 +228,22 @@ def per_schedule_series() -> int:
 
 def gauge_total() -> float:
     return sum(sample.value for family in metrics.SCHEDULES.collect() for sample in family.samples)
+
+
+def test_a_write_answered_404_asks_for_a_sweep_of_the_caches() -> None:
+    """A schedule the cache shows but the API no longer has (its deletion never came as
+    an event, e.g. across an expired watch): the refused write asks for a sweep."""
+
+    async def scenario(cluster: FakeCluster, controller: Controller) -> None:
+        asked: list[bool] = []
+        controller.on_not_found = lambda: asked.append(True)
+        key = cluster.put(schedule())
+        cluster.echo()  # the cache sees it and the key is queued ...
+        del cluster.objects["schedule", key]  # ... and it is gone before it is handled
+        for _ in range(200):
+            if asked:
+                break
+            await asyncio.sleep(0.01)
+        assert asked, controller.sizes()
+
+    run(scenario)

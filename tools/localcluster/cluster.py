@@ -137,6 +137,7 @@ class LocalCluster:
         self.kubeconfig = workdir / "kubeconfig"
         self.state_file = workdir / "state.json"
         self.server = ""
+        self.etcd_url = ""
         self._pki: Pki | None = None
         self._machine_lock: int | None = None
 
@@ -180,6 +181,65 @@ class LocalCluster:
         realnode.restore_host(self.workdir / "realnode")
         self._unlock_machine()
         self.state_file.unlink(missing_ok=True)
+
+    # ----------------------------------------------------------------- faults
+    # For fault tests: a component stopped and started again comes back with the same
+    # arguments (ports, certificates, data directory), as after a crash and restart.
+    def component(self, name: str) -> Component:
+        found = next((c for c in self.components if c.name == name), None)
+        if found is None:
+            raise ClusterError(f"no component {name} (have: {[c.name for c in self.components]})")
+        return found
+
+    def stop_component(self, name: str, kill: bool = False) -> None:
+        """Stops one component (SIGKILL at once with ``kill``, else SIGTERM first)."""
+        c = self.component(name)
+        if c.pid is not None:
+            if kill:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(c.pid, signal.SIGKILL)
+            stop_pids([c.pid])
+        if c.process is not None:
+            c.process.wait(timeout=10)
+
+    def start_component(self, name: str, timeout: float = 120.0) -> None:
+        """Starts a stopped component again and waits until the apiserver answers ready
+        (which includes its etcd check)."""
+        c = self.component(name)
+        if c.exited() is None:
+            raise ClusterError(f"{name} is still running")
+        c.start()
+        self._save_state()
+        self._wait(name, time.monotonic() + timeout, self._api_ready)
+
+    def _api_ready(self) -> bool:
+        try:
+            return self.get("/readyz") == "ok"
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def _etcd(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        req = urllib.request.Request(  # noqa: S310 - our own etcd on localhost
+            self.etcd_url + path,
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310
+            answer: dict[str, Any] = json.loads(resp.read())
+            return answer
+
+    def etcd_revision(self) -> int:
+        """etcd's current revision (what the apiserver hands out as resourceVersions)."""
+        header = self._etcd("/v3/kv/range", {"key": "AA==", "limit": 1})["header"]
+        return int(header["revision"])
+
+    def compact_etcd(self) -> int:
+        """Compacts etcd's history up to its current revision, as the apiserver does every
+        5 minutes: a watch from an older resourceVersion is then answered 410 Gone."""
+        revision = self.etcd_revision()
+        self._etcd("/v3/kv/compaction", {"revision": str(revision), "physical": True})
+        return revision
 
     # ----------------------------------------------------------------- real node
     def _prepare_real_node(self) -> None:
@@ -257,7 +317,7 @@ class LocalCluster:
 
     def _start_etcd(self) -> str:
         client, peer = free_port(), free_port()
-        url = f"http://127.0.0.1:{client}"
+        url = self.etcd_url = f"http://127.0.0.1:{client}"
         peer_url = f"http://127.0.0.1:{peer}"
         self._spawn(
             "etcd",
@@ -315,10 +375,7 @@ class LocalCluster:
         def readyz() -> bool:
             if apiserver.exited() is not None:
                 raise apiserver.failure("exited during start-up")
-            try:
-                return self.get("/readyz") == "ok"
-            except (urllib.error.URLError, OSError):
-                return False
+            return self._api_ready()
 
         self._wait("kube-apiserver", deadline, readyz)
 

@@ -5,21 +5,21 @@ server-side label selector, so objects that are not ours never reach the process
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from dataclasses import replace
 from typing import Any, cast
 
 import kopf
 from kubernetes import client, config
 
-from aischeduler_operator import names
+from aischeduler_operator import discovery, metrics, names
+from aischeduler_operator.caches import IndexCaches, Sweeper, state_reader
 from aischeduler_operator.kube import Kube
 from aischeduler_operator.models import GROUP, PLURAL, VERSION
 from aischeduler_operator.observe import (
-    CronJobFacts,
-    JobFacts,
     Key,
-    PodFacts,
-    ScheduleFacts,
     project_cronjob,
     project_job,
     project_pod,
@@ -31,11 +31,16 @@ from aischeduler_operator.settings import Settings, load_settings
 
 OWNED_KINDS = (("batch", "v1", "cronjobs"), ("batch", "v1", "jobs"), ("", "v1", "pods"))
 OWNED_SELECTOR = f"{names.MANAGED_BY_LABEL}={names.MANAGED_BY}"
-_state: dict[str, Controller] = {}
+_state: dict[str, Any] = {}
+log = logging.getLogger("aischeduler.handlers")
 
 
 def controller() -> Controller:
-    return _state["controller"]
+    return cast(Controller, _state["controller"])
+
+
+def sweeper() -> Sweeper:
+    return cast(Sweeper, _state["sweeper"])
 
 
 def build_api_client() -> client.ApiClient:
@@ -46,7 +51,7 @@ def build_api_client() -> client.ApiClient:
         return cast(client.ApiClient, config.new_client_from_config())  # type: ignore[no-untyped-call]
 
 
-def configure(operator: kopf.OperatorSettings, ours: Settings) -> None:
+def configure(operator: kopf.OperatorSettings, ours: Settings) -> dict[str, str]:
     # Only watch-event and index handlers are used: kopf keeps no state on our objects (no
     # finalizers, no last-handled annotations), so an idle resync writes nothing.
     operator.posting.level = logging.WARNING
@@ -61,50 +66,46 @@ def configure(operator: kopf.OperatorSettings, ours: Settings) -> None:
         owned = f"{owned},{ours.schedule_selector}"
     for kind in OWNED_KINDS:
         operator.watching.label_selectors[kind] = owned
+    return {"schedules": ours.schedule_selector, "cronjobs": owned, "jobs": owned, "pods": owned}
 
 
-class IndexCaches:
-    """The controller's view of kopf's indexes (filled on kopf's loop, read there too)."""
-
-    def __init__(self, indices: dict[str, Any]) -> None:
-        # kopf passes each index to every handler as a keyword argument named by its id.
-        self._schedules = indices["schedule_index"]
-        self._cronjobs = indices["cronjob_index"]
-        self._jobs = indices["job_index"]
-        self._pods = indices["pod_index"]
-
-    @staticmethod
-    def _all(index: Any, key: Key) -> list[Any]:
-        return list(index[key]) if key in index else []
-
-    def schedule(self, key: Key) -> ScheduleFacts | None:
-        found = self._all(self._schedules, key)
-        return cast(ScheduleFacts, found[0]) if found else None
-
-    def cronjob(self, key: Key) -> CronJobFacts | None:
-        # Only the CronJob of the derived name is ours to manage.
-        wanted = names.cronjob_name(key[1])
-        found = [c for c in self._all(self._cronjobs, key) if c.name == wanted]
-        return cast(CronJobFacts, found[0]) if found else None
-
-    def jobs(self, key: Key) -> list[JobFacts]:
-        return self._all(self._jobs, key)
-
-    def pods(self, key: Key) -> list[PodFacts]:
-        return self._all(self._pods, key)
+async def wait_until_served(kube: Kube) -> None:
+    """Returns once discovery lists every resource we watch (see ``discovery.py``);
+    kopf resolves them right after the start-up handlers."""
+    attempt = 0
+    while True:
+        try:
+            missing = discovery.missing(await asyncio.to_thread(kube.served_resources))
+        except Exception as e:  # the apiserver is not answering (yet)
+            missing = [f"discovery failed: {type(e).__name__}: {e}"]
+        if not missing:
+            return
+        delay = discovery.retry_delay(attempt)
+        log.warning("not served by the apiserver yet: %s; asking again in %.0fs", missing, delay)
+        attempt += 1
+        await asyncio.sleep(delay)
 
 
 @kopf.on.startup()
 async def startup(**kwargs: Any) -> None:
     ours = load_settings()
-    configure(kwargs["settings"], ours)
-    ctl = Controller(Kube(build_api_client()), ours, IndexCaches(kwargs))
+    selectors = configure(kwargs["settings"], ours)
+    kube = Kube(build_api_client())
+    await wait_until_served(kube)
+    caches = IndexCaches(kwargs)
+    ctl = Controller(kube, ours, caches)
     _state["controller"] = ctl
+    _state["sweeper"] = sweep = Sweeper(kube, caches, selectors, ours.watch_namespaces, ctl.trigger)
+    ctl.on_not_found = sweep.soon
+    metrics.TRACKED.read = state_reader(ctl.sizes, caches.sizes)
     ctl.start()
 
 
 @kopf.on.cleanup()
 async def cleanup(**_: Any) -> None:
+    metrics.TRACKED.read = None
+    if "sweeper" in _state:
+        await _state.pop("sweeper").stop()
     if "controller" in _state:
         await _state.pop("controller").stop()
 
@@ -113,9 +114,13 @@ async def cleanup(**_: Any) -> None:
 # Async so that kopf runs them on its loop, without a thread hop per event.
 
 
+# Every projection notes when the cache heard of the object (relist.py).
+
+
 @kopf.index(GROUP, VERSION, PLURAL, id="schedule_index")
 async def schedule_index(**kwargs: Any) -> Any:
-    return {(kwargs["namespace"], kwargs["name"]): project_schedule(dict(kwargs["body"]))}
+    facts = replace(project_schedule(dict(kwargs["body"])), seen=time.monotonic())
+    return {(kwargs["namespace"], kwargs["name"]): facts}
 
 
 def _owned_key(kwargs: dict[str, Any]) -> Key | None:
@@ -126,30 +131,42 @@ def _owned_key(kwargs: dict[str, Any]) -> Key | None:
 @kopf.index("batch", "v1", "cronjobs", id="cronjob_index")
 async def cronjob_index(**kwargs: Any) -> Any:
     key = _owned_key(kwargs)
-    return {key: project_cronjob(dict(kwargs["body"]))} if key else None
+    return (
+        {key: replace(project_cronjob(dict(kwargs["body"])), seen=time.monotonic())}
+        if key
+        else None
+    )
 
 
 @kopf.index("batch", "v1", "jobs", id="job_index")
 async def job_index(**kwargs: Any) -> Any:
     key = _owned_key(kwargs)
-    return {key: project_job(dict(kwargs["body"]))} if key else None
+    return {key: replace(project_job(dict(kwargs["body"])), seen=time.monotonic())} if key else None
 
 
 @kopf.index("", "v1", "pods", id="pod_index")
 async def pod_index(**kwargs: Any) -> Any:
     key = _owned_key(kwargs)
-    return {key: project_pod(dict(kwargs["body"]))} if key else None
+    return {key: replace(project_pod(dict(kwargs["body"])), seen=time.monotonic())} if key else None
 
 
 # ----------------------------------------------------------------------- triggers
 
 
+# A listing event (type None: kopf listed the kind, at start-up or after its watch
+# expired) also asks for a sweep of that kind once the listing is over.
+
+
 @kopf.on.event(GROUP, VERSION, PLURAL, id="schedule_event")
 async def schedule_event(**kwargs: Any) -> None:
+    if kwargs["type"] is None:
+        sweeper().soon()
     controller().trigger((kwargs["namespace"], kwargs["name"]))
 
 
 async def _owned_event(**kwargs: Any) -> None:
+    if kwargs["type"] is None:
+        sweeper().soon()
     key = _owned_key(kwargs)
     if key is not None:
         controller().trigger(key)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -50,6 +50,54 @@ class Kube:
     @staticmethod
     def _json(response: Any) -> Any:
         return json.loads(response.data)
+
+    def served_resources(self) -> dict[str, set[str]]:
+        """The resource names discovery lists for each group/version the operator serves
+        (none for one it does not serve yet); raises when the apiserver cannot answer."""
+        timeout = 10
+        reads: dict[str, Callable[[], Any]] = {
+            "v1": lambda: self.core.get_api_resources(_request_timeout=timeout),
+            "batch/v1": lambda: self.batch.get_api_resources(_request_timeout=timeout),
+            f"{GROUP}/{VERSION}": lambda: self.custom.get_api_resources(
+                GROUP, VERSION, _request_timeout=timeout
+            ),
+        }
+        served: dict[str, set[str]] = {}
+        for group_version, read in reads.items():
+            try:
+                served[group_version] = {r.name for r in read().resources}
+            except ApiException as e:
+                if e.status != 404:
+                    raise
+                served[group_version] = set()
+        return served
+
+    def list_uids(self, kind: str, namespaces: tuple[str, ...], selector: str) -> set[str]:
+        """The uids of one watched kind (``caches.KINDS``), selected as the watch selects
+        them: one LIST per namespace served (one in all when none is named)."""
+        options: dict[str, Any] = {
+            "label_selector": selector,
+            "_preload_content": False,
+            "_request_timeout": 60,
+        }
+        everywhere: dict[str, Callable[[], Any]] = {
+            "schedules": lambda: self.custom.list_cluster_custom_object(
+                GROUP, VERSION, PLURAL, **options
+            ),
+            "cronjobs": lambda: self.batch.list_cron_job_for_all_namespaces(**options),
+            "jobs": lambda: self.batch.list_job_for_all_namespaces(**options),
+            "pods": lambda: self.core.list_pod_for_all_namespaces(**options),
+        }
+        within: dict[str, Callable[[str], Any]] = {
+            "schedules": lambda ns: self.custom.list_namespaced_custom_object(
+                GROUP, VERSION, ns, PLURAL, **options
+            ),
+            "cronjobs": lambda ns: self.batch.list_namespaced_cron_job(ns, **options),
+            "jobs": lambda ns: self.batch.list_namespaced_job(ns, **options),
+            "pods": lambda ns: self.core.list_namespaced_pod(ns, **options),
+        }
+        responses = [within[kind](ns) for ns in namespaces] or [everywhere[kind]()]
+        return {item["metadata"]["uid"] for r in responses for item in self._json(r)["items"]}
 
     def get_cronjob(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:

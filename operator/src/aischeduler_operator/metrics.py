@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 RUNS = Counter("aischeduler_runs_total", "Runs recorded in status.history, by result.", ["result"])
 RUN_DURATION = Histogram(
@@ -105,3 +108,26 @@ def observe_run(key: tuple[str, str], result: str, tokens: int | None) -> None:
 def tracked_phases() -> int:
     with _lock:
         return len(_phases)
+
+
+class TrackedState(Collector):
+    """``aischeduler_tracked_entries{state}``: how many entries the operator keeps per
+    kind of per-schedule state (work queue, caches, bookkeeping), read at scrape time.
+    Each is bounded by the live schedules and their objects; churn must not grow it."""
+
+    def __init__(self) -> None:
+        self.read: Callable[[], dict[str, int]] | None = None
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "aischeduler_tracked_entries",
+            "Entries of per-schedule state the operator keeps, by kind of state.",
+            labels=["state"],
+        )
+        for state, size in sorted((self.read() if self.read else {}).items()):
+            family.add_metric([state], size)
+        yield family
+
+
+TRACKED = TrackedState()
+REGISTRY.register(TRACKED)

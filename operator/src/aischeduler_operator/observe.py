@@ -36,6 +36,7 @@ class ScheduleFacts:
     status: dict[str, Any]
     # The version a status write is conditional on; not an input of any decision.
     resource_version: str = field(default="", compare=False)
+    seen: float = field(default=0.0, compare=False)  # when the cache last heard (relist.py)
 
     @property
     def meta(self) -> dict[str, Any]:
@@ -62,6 +63,8 @@ class CronJobFacts:
     labels: dict[str, str]
     owner_references: tuple[dict[str, Any], ...]
     spec: dict[str, Any]
+    uid: str = field(default="", compare=False)
+    seen: float = field(default=0.0, compare=False)
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -97,6 +100,8 @@ class JobFacts:
     conditions: tuple[JobCondition, ...]
     failed_pods: int
     active_deadline_seconds: int | None
+    uid: str = field(default="", compare=False)
+    seen: float = field(default=0.0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,8 @@ class PodFacts:
     # Why the kernel or the kubelet ended the runner (OOMKilled, ...), which the runner
     # itself could not report; None for an exit of its own (Completed, Error).
     killed: str | None = None
+    uid: str = field(default="", compare=False)
+    seen: float = field(default=0.0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -179,6 +186,7 @@ def project_cronjob(body: dict[str, Any]) -> CronJobFacts:
         labels=dict(meta.get("labels") or {}),
         owner_references=tuple(meta.get("ownerReferences") or ()),
         spec=dict(body.get("spec") or {}),
+        uid=meta.get("uid", ""),
     )
 
 
@@ -216,6 +224,7 @@ def project_job(body: dict[str, Any]) -> JobFacts:
         ),
         failed_pods=int(status.get("failed") or 0),
         active_deadline_seconds=(body.get("spec") or {}).get("activeDeadlineSeconds"),
+        uid=meta.get("uid", ""),
     )
 
 
@@ -257,6 +266,7 @@ def project_pod(body: dict[str, Any]) -> PodFacts:
         termination_message=(terminated or {}).get("message"),
         unschedulable=unschedulable,
         killed=_killed(terminated or {}),
+        uid=meta.get("uid", ""),
     )
 
 

@@ -194,6 +194,9 @@ class Controller:
         # it, the cache is behind our own write (its echo will queue the key again).
         self._written_over: dict[Key, str] = {}
         self._timer_owed: set[Key] = set()
+        # Called when a write is answered 404: what the caches show is gone (handlers.py
+        # sweeps the caches then, see relist.py).
+        self.on_not_found: Callable[[], None] | None = None
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> None:
@@ -289,6 +292,8 @@ class Controller:
         key = o.key
         if isinstance(e, ApiException):
             message = f"API error {e.status}: {e.reason}"
+            if e.status == 404 and self.on_not_found is not None:
+                self.on_not_found()
         elif isinstance(e, NameConflictError):
             message = str(e)
         else:
