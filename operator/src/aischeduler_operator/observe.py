@@ -6,6 +6,7 @@ the change made no difference to any decision. Pure."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -62,9 +63,17 @@ class CronJobFacts:
     name: str
     labels: dict[str, str]
     owner_references: tuple[dict[str, Any], ...]
-    spec: dict[str, Any]
+    # The spec as canonical JSON, read back when a decision compares it: one string of a
+    # few KB instead of ~20 KB of dicts per CronJob held in the cache (tracemalloc), the
+    # largest part of the memory per schedule. Equal specs give equal strings.
+    spec_json: str
     uid: str = field(default="", compare=False)
     seen: float = field(default=0.0, compare=False)
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        spec: dict[str, Any] = json.loads(self.spec_json)
+        return spec
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -185,7 +194,7 @@ def project_cronjob(body: dict[str, Any]) -> CronJobFacts:
         name=meta["name"],
         labels=dict(meta.get("labels") or {}),
         owner_references=tuple(meta.get("ownerReferences") or ()),
-        spec=dict(body.get("spec") or {}),
+        spec_json=json.dumps(body.get("spec") or {}, sort_keys=True, separators=(",", ":")),
         uid=meta.get("uid", ""),
     )
 

@@ -22,7 +22,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from aischeduler_operator.firetimes import FireTimes
 
 __all__ = [
     "MACROS",
@@ -107,6 +110,7 @@ class _RobfigError(Exception):
     """An error with robfig's own wording; wrapped into ScheduleError for humans."""
 
 
+@lru_cache(maxsize=4096)  # every decision resolves its spec; the parse is the same each time
 def parse_schedule(expr: str) -> CronSchedule:
     """Parse ``spec.schedule`` as the CronJob API and controller would.
 
@@ -517,6 +521,10 @@ def _spec_next(s: CronSchedule, tz: ZoneInfo, after: int) -> int | None:
         return t
 
 
+# Activations already found, per (schedule, zone): the same answers, searched once.
+_FIRE_TIMES = FireTimes()
+
+
 def _unix_floor(when: datetime) -> int:
     if when.tzinfo is None or when.utcoffset() is None:
         raise ValueError(f"need an aware datetime, got naive {when.isoformat()}")
@@ -532,15 +540,15 @@ def next_times(schedule: CronSchedule, tz: ZoneInfo, after: datetime, count: int
     """
     if count < 0:
         raise ValueError(f"count must not be negative, got {count}")
-    times: list[datetime] = []
-    t = _unix_floor(after)
-    for _ in range(count):
-        found = _spec_next(schedule, tz, t)
-        if found is None:
-            break
-        times.append(_EPOCH + timedelta(seconds=found))
-        t = found
-    return times
+    # Keyed by the expression (a CronSchedule is what parse_schedule makes of it): cheaper
+    # to hash and compare than the parsed sets.
+    found = _FIRE_TIMES.after(
+        (schedule.expression, tz),
+        _unix_floor(after),
+        count,
+        lambda t: _spec_next(schedule, tz, t),
+    )
+    return [_EPOCH + timedelta(seconds=t) for t in found]
 
 
 def next_time(schedule: CronSchedule, tz: ZoneInfo, after: datetime) -> datetime | None:
