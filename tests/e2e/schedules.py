@@ -33,13 +33,19 @@ def sim(
     message: str | None = None,
     duration: float | None = None,
     waiting_reason: str | None = None,
+    odd_exit_code: int | None = None,
+    odd_message: str | None = None,
 ) -> dict[str, str]:
-    """Pod annotations that steer the kwok-simulated runner pod."""
+    """Pod annotations that steer the kwok-simulated runner pod; the ``odd_`` ones apply
+    instead to pods of Jobs whose name ends in an odd digit (a CronJob's Jobs are
+    ``<name>-<unix minutes>``: every other minute)."""
     values = {
         "exit-code": exit_code,
         "message": message,
         "duration": duration,
         "waiting-reason": waiting_reason,
+        "odd-exit-code": odd_exit_code,
+        "odd-message": odd_message,
     }
     return {f"sim.aischeduler.io/{k}": str(v) for k, v in values.items() if v is not None}
 

@@ -47,7 +47,7 @@ def job(
     scheduled: datetime | None = None,
     state: str = "Active",
     reason: str = "",
-    finalizer: bool = True,
+    finalizer: bool = False,  # the run finalizer of operator 0.1
     recorded: bool = False,
     deleting: bool = False,
     started: datetime | None = None,

@@ -263,16 +263,64 @@ def test_consecutive_failures_count_and_reset() -> None:
     }
 
 
-def test_running_job_from_cronjob_is_adopted_and_listed_active() -> None:
-    jobs = [job("daily-1", finalizer=False, started=NOW - timedelta(seconds=5))]
-    plan = run(schedule(), jobs, [pod("daily-1")])
-    assert plan.adopt_jobs == ["daily-1"]
-    assert "RunStarted" in reasons(plan)
+def test_running_job_from_cronjob_is_announced_once_and_listed_active() -> None:
+    jobs = [job("daily-1", started=NOW - timedelta(seconds=5))]
+    cr = schedule()
+    plan = run(cr, jobs, [pod("daily-1")])
+    assert reasons(plan) == ["RunStarted", "Scheduled"]
+    assert plan.adopt_jobs == []  # no finalizer: nothing but the operator deletes Jobs
     assert plan.status["active"] == [
         {"job": "daily-1", "startTime": rfc3339(NOW - timedelta(seconds=5))}
     ]
-    adopted = run(schedule(), [job("daily-1")], [pod("daily-1")])
-    assert adopted.adopt_jobs == []
+    _, again = settle(cr, jobs, [pod("daily-1")])
+    assert again.events == []
+
+
+def test_run_whose_job_vanished_while_active_is_counted_failed() -> None:
+    # Listed active, then its Job was deleted (by hand, while the operator was down)
+    # before it finished or was recorded: counted once, as a failed run, never Missed.
+    scheduled = NOW.replace(minute=0, second=0)
+    job_name = names.scheduled_job_name("daily", int(scheduled.timestamp()))
+    cr = schedule(status={"observedGeneration": 1, "scheduleWatermark": rfc3339(scheduled)})
+    cr["status"]["active"] = [{"job": job_name, "startTime": rfc3339(scheduled)}]
+    cr, plan = settle(cr, [], now=NOW + timedelta(minutes=10))
+    (entry,) = plan.status["history"]
+    assert (entry["job"], entry["trigger"], entry["result"]) == (job_name, "Scheduled", "Failed")
+    assert entry["scheduledTime"] == rfc3339(scheduled)
+    assert "the Job was deleted" in entry["message"]
+    assert plan.status["active"] == []
+    assert plan.status["runs"]["total"] == 1
+    _, again = settle(cr, [], now=NOW + timedelta(minutes=11))
+    assert again.status["runs"]["total"] == 1
+
+
+def test_recorded_jobs_beyond_jobs_history_limit_are_deleted_newest_kept() -> None:
+    settings = Settings(
+        platform_url="https://x.example.com", credentials_secret="c", jobs_history_limit=2
+    )
+    jobs = [
+        job(
+            f"daily-{i}",
+            state="Succeeded",
+            recorded=i < 4,
+            completed=NOW - timedelta(minutes=9 - i),
+        )
+        for i in range(5)
+    ]
+    plan = decide_on(schedule(), jobs, settings=settings, now=NOW)
+    # daily-4 is not recorded yet: it is recorded (status first), never deleted now.
+    assert plan.delete_jobs == ["daily-0", "daily-1"]
+    assert [h["job"] for h in plan.status["history"]] == ["daily-4"]
+    assert plan.finalize_jobs == ["daily-4"]
+    actions = [type(a).__name__ for a in plan.decision.actions]
+    assert actions.index("PatchStatus") < actions.index("DeleteJob")
+
+
+def test_job_with_the_old_run_finalizer_is_released() -> None:
+    jobs = [job("daily-1", state="Succeeded", recorded=True, finalizer=True)]
+    plan = run(schedule(), jobs)
+    assert plan.finalize_jobs == ["daily-1"]
+    assert plan.status["history"] == []
 
 
 @pytest.mark.parametrize(
@@ -320,7 +368,6 @@ def test_run_now_starts_exactly_one_manual_run_per_value() -> None:
     (manifest,) = plan.create_jobs
     assert manifest["metadata"]["name"] == names.manual_job_name("daily", "2026-03-10T12:00")
     assert manifest["metadata"]["labels"][names.TRIGGER_LABEL] == "Manual"
-    assert manifest["metadata"]["finalizers"] == [names.RUN_FINALIZER]
     assert plan.status["phase"] == "Suspended"
     cr, again = settle(cr)
     assert again.create_jobs == []
@@ -490,8 +537,9 @@ def test_times_before_a_later_scheduled_run_are_missed_at_once() -> None:
     missed = [h["scheduledTime"] for h in plan.status["history"]]
     assert missed == ["2026-03-10T11:59:00Z", "2026-03-10T11:58:00Z"]
     assert plan.status["scheduleWatermark"] == "2026-03-10T12:00:00Z"
-    # Later, with that Job gone and pushed out of history, nothing is re-examined.
-    cr["status"] = {**plan.status, "history": []}
+    # Later, with that Job finished, gone and pushed out of history, nothing is
+    # re-examined.
+    cr["status"] = {**plan.status, "history": [], "active": []}
     assert run(cr, [], now=NOW + timedelta(seconds=20)).status["history"] == []
 
 

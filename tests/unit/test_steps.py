@@ -118,16 +118,18 @@ def test_run_now_on_invalid_spec_warns_and_moves_the_token() -> None:
     assert step.warning is not None and "invalid" in step.warning
 
 
-def test_release_drops_our_finalizer_with_a_test_and_labels_the_job() -> None:
-    view = view_job(project_job(job("daily-1", state="Succeeded")), [])
+def test_release_labels_the_job_and_drops_an_old_finalizer_with_a_test() -> None:
+    view = view_job(project_job(job("daily-1", state="Succeeded", finalizer=True)), [])
     patch = release(view)
     assert isinstance(patch, PatchJob) and patch.why == "release"
     assert [op["op"] for op in patch.operations] == ["test", "replace", "add"]
     assert patch.operations[1]["value"] == []
+    plain = release(view_job(project_job(job("daily-1", state="Succeeded")), []))
+    assert [op["op"] for op in plain.operations] == ["add"]
 
 
 def test_gone_schedule_releases_its_held_jobs_and_forgets() -> None:
-    held, free = job("daily-1", state="Succeeded"), job("daily-2", finalizer=False)
+    held, free = job("daily-1", state="Succeeded", finalizer=True), job("daily-2")
     plan = decide_on(None, [held, free], settings=SETTINGS, now=NOW)
     assert plan.decision.gone
     assert plan.finalize_jobs == ["daily-1"]

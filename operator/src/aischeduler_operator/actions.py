@@ -36,8 +36,9 @@ class CreateJob:
 
 @dataclass(frozen=True)
 class PatchJob:
-    """A JSON patch of a Job's metadata: adopt (add the run finalizer) or release (drop it
-    and label the Job recorded). Its ``test`` operation fails if our cache was stale."""
+    """A JSON patch of a Job's metadata: release labels the Job recorded (and drops the run
+    finalizer of operator 0.1, with a ``test`` operation that fails if our cache was
+    stale). "adopt" is no longer decided."""
 
     name: str
     operations: tuple[dict[str, Any], ...]
@@ -46,7 +47,7 @@ class PatchJob:
 
 @dataclass(frozen=True)
 class DeleteJob:
-    name: str  # a stuck run, recorded as failed
+    name: str  # a stuck run (recorded as failed), or a recorded one beyond jobsHistoryLimit
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class Recorded:
     """Runs that reached status.history with the status patch before it (for metrics)."""
 
     entries: tuple[HistoryEntry, ...]
+    counts: tuple[tuple[str, int], ...] = ()  # runs an entry stands for, where not 1
 
 
 Action = (

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from aischeduler_operator import names
+from aischeduler_operator import names, span
 from aischeduler_operator.models import HistoryEntry
 from aischeduler_operator.resolve import Resolved
 from aischeduler_operator.runs import JobView
@@ -17,10 +17,24 @@ from aischeduler_operator.times import parse_time, rfc3339
 # How long after a scheduled time's deadline we wait before calling it Missed: covers the
 # CronJob controller's and our own watch latency.
 MISSED_SLACK = timedelta(seconds=15)
-# Scheduled times examined per reconcile (a schedule unwatched for years stays bounded).
+# Scheduled times with a run looked past when finding the next one not accounted for.
 MAX_MISSED_SCAN = 1000
 # startingDeadlineSeconds has no upper bound in the API; beyond this it changes nothing.
 MAX_DEADLINE = timedelta(days=3650)
+# More Missed times than this in one look (an operator away for days, a schedule never
+# served) become ONE history entry and ONE event saying how many, between when and when;
+# the counters still count each. The CronJob controller's own bound is 100 too.
+MAX_LISTED_MISSED = 100
+
+
+@dataclass(frozen=True)
+class CronJobRecord:
+    """What our CronJob says about the runs it made: its status.lastScheduleTime and its
+    history limits (the CronJob controller deletes the oldest finished Jobs beyond them)."""
+
+    last_schedule_time: datetime | None
+    successful_limit: int | None
+    failed_limit: int | None
 
 
 @dataclass(frozen=True)
@@ -30,6 +44,13 @@ class Times:
     watermark: str | None
     missed: tuple[HistoryEntry, ...] = ()
     wake_at: datetime | None = None
+    # Runs each Missed entry stands for, by job, where more than one (a summary).
+    counts: tuple[tuple[str, int], ...] = ()
+    # Scheduled times the CronJob may have run and lost the Jobs of: not counted, said once.
+    unrecorded: str | None = None
+
+    def count_of(self, entry: HistoryEntry) -> int:
+        return dict(self.counts).get(entry.job, 1) if entry.result == "Missed" else 1
 
 
 @dataclass(frozen=True)
@@ -52,20 +73,6 @@ def missed_entry(
     return HistoryEntry(
         job=job, trigger=trigger, result="Missed", scheduled_time=rfc3339(when), message=why
     )
-
-
-def times_until(r: Resolved, start: datetime, horizon: datetime) -> list[datetime]:
-    """Scheduled times after ``start`` up to ``horizon`` (bounded by MAX_MISSED_SCAN)."""
-    assert r.cron is not None  # noqa: S101
-    due: list[datetime] = []
-    t = start
-    while len(due) < MAX_MISSED_SCAN:
-        found = next_times(r.cron, r.time_zone, t, 1)
-        if not found or found[0] > horizon:
-            break
-        due.append(found[0])
-        t = found[0]
-    return due
 
 
 def why_missed(r: Resolved, views: tuple[JobView, ...], t: datetime) -> str:
@@ -103,6 +110,72 @@ def _next_look(
     return min(wake, default=None)
 
 
+def lost_until(views: tuple[JobView, ...], record: CronJobRecord | None) -> datetime | None:
+    """The newest scheduled time whose Job the CronJob controller may have deleted before
+    the operator recorded it, or None. It deletes only the oldest finished Jobs of an
+    outcome beyond that outcome's limit, and only Jobs it made (up to lastScheduleTime):
+    so only an outcome at its limit can have lost any, all older than its oldest Job left.
+    Anything else without a Job or a record was not run."""
+    if record is None or record.last_schedule_time is None:
+        return None
+    cut: datetime | None = None
+    for state, limit in (("Succeeded", record.successful_limit), ("Failed", record.failed_limit)):
+        kept = [
+            v.scheduled_time
+            for v in views
+            if v.trigger == "Scheduled" and v.state == state and v.scheduled_time
+        ]
+        if limit is None or len(kept) < limit:
+            continue
+        oldest = min(kept, default=record.last_schedule_time + timedelta(seconds=1))
+        cut = max(cut or oldest, oldest)
+    if cut is None:
+        return None
+    return min(record.last_schedule_time, cut - timedelta(seconds=1))
+
+
+def summary_entry(name: str, unseen: span.Unseen, why: str) -> HistoryEntry:
+    """One Missed entry for many scheduled times (its job: the first one's name)."""
+    first, last = unseen.listed[0], unseen.last or unseen.listed[0]
+    return missed_entry(
+        names.scheduled_job_name(name, int(first.timestamp())),
+        "Scheduled",
+        first,
+        f"{unseen.count} scheduled times between {rfc3339(first)} and {rfc3339(last)} were "
+        f"not run: {why}",
+    )
+
+
+def _missed(
+    r: Resolved, name: str, views: tuple[JobView, ...], unseen: span.Unseen
+) -> tuple[tuple[HistoryEntry, ...], tuple[tuple[str, int], ...]]:
+    if unseen.count <= MAX_LISTED_MISSED:
+        entries = tuple(
+            missed_entry(
+                names.scheduled_job_name(name, int(t.timestamp())),
+                "Scheduled",
+                t,
+                why_missed(r, views, t),
+            )
+            for t in unseen.listed
+        )
+        return entries, ()
+    entry = summary_entry(name, unseen, why_missed(r, (), unseen.listed[0]))
+    return (entry,), ((entry.job, unseen.count),)
+
+
+def _unrecorded(unseen: span.Unseen, record: CronJobRecord) -> str | None:
+    if not unseen.count:
+        return None
+    first, last = unseen.listed[0], unseen.last or unseen.listed[0]
+    return (
+        f"{unseen.count} scheduled times between {rfc3339(first)} and {rfc3339(last)} have "
+        "no record: the CronJob controller may have run them and deleted their Jobs (its "
+        f"history limits: {record.successful_limit} succeeded, {record.failed_limit} failed) "
+        "before the operator recorded them; they are not counted"
+    )
+
+
 def recurring(
     r: Resolved,
     *,
@@ -113,8 +186,12 @@ def recurring(
     created: str | None,
     spec_changed: bool,
     now: datetime,
+    cronjob: CronJobRecord | None = None,
 ) -> Times:
-    """Records scheduled times that passed their deadline with no run started."""
+    """Accounts for the scheduled times that passed their deadline since the watermark:
+    a time with a Job or a history entry ran; one whose Job the CronJob controller may
+    have deleted unrecorded is said so, not counted; any other was Missed."""
+    assert r.cron is not None  # noqa: S101
     if r.spec.suspend or spec_changed:
         return Times(watermark=rfc3339(now))
     start = parse_time(watermark) or parse_time(created) or now
@@ -123,21 +200,19 @@ def recurring(
     started = [v.scheduled_time for v in views if v.trigger == "Scheduled" and v.scheduled_time]
     horizon = max([now - deadline_of(r) - MISSED_SLACK, *started])
     seen = {v.scheduled_time for v in views} | {parse_time(h.scheduled_time) for h in history}
-    due = times_until(r, start, horizon)
-    missed = tuple(
-        missed_entry(
-            names.scheduled_job_name(name, int(t.timestamp())),
-            "Scheduled",
-            t,
-            why_missed(r, views, t),
-        )
-        for t in due
-        if t not in seen
-    )
+    known = {t for t in seen if t is not None}
+    lost = lost_until(views, cronjob)
+    split = min(max(lost, start), horizon) if lost is not None else start
+    unrecorded = span.unseen(r.cron, r.time_zone, start, split, known, 1)
+    unseen = span.unseen(r.cron, r.time_zone, split, horizon, known, MAX_LISTED_MISSED)
+    missed, counts = _missed(r, name, views, unseen)
+    newest = unseen.last_any or unrecorded.last_any
     return Times(
-        watermark=rfc3339(due[-1] if due else start),
+        watermark=rfc3339(newest or start),
         missed=missed,
         wake_at=_next_look(r, horizon, seen, now),
+        counts=counts,
+        unrecorded=_unrecorded(unrecorded, cronjob) if cronjob is not None else None,
     )
 
 

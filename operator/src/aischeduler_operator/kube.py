@@ -15,6 +15,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from aischeduler_operator import metrics
+from aischeduler_operator.events import EventLog, Posted
 from aischeduler_operator.models import GROUP, KIND, PLURAL, VERSION
 
 COMPONENT = "aischeduler-operator"
@@ -51,6 +52,7 @@ class Kube:
         self.custom = client.CustomObjectsApi(api)
         self.batch = client.BatchV1Api(api)
         self.core = client.CoreV1Api(api)
+        self.events = EventLog()
 
     # ------------------------------------------------------------------ reads
     # Decisions read the watch caches; this is for the one case they cannot answer.
@@ -176,8 +178,15 @@ class Kube:
             self.batch.delete_namespaced_job(name, namespace, propagation_policy="Background")
 
     def post_event(self, meta: dict[str, Any], kind: str, reason: str, message: str) -> None:
-        """An Event about the schedule of ``meta`` (name, namespace, uid, resourceVersion)."""
-        now = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        """An Event about the schedule of ``meta`` (name, namespace, uid, resourceVersion);
+        the same event again counts up on the Event already posted (see ``events.py``)."""
+        now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        message = message[:1024]
+        key = (meta["namespace"], meta["uid"], kind, reason, message)
+        posted = self.events.find(key)
+        if posted is not None and self._count_up(meta["namespace"], posted, now):
+            self.events.remember(key, Posted(posted.name, posted.count + 1))
+            return
         event = {
             "apiVersion": "v1",
             "kind": "Event",
@@ -192,20 +201,42 @@ class Kube:
             },
             "type": kind,
             "reason": reason,
-            "message": message[:1024],
+            "message": message,
             "source": {"component": COMPONENT},
             "reportingComponent": COMPONENT,
             "reportingInstance": INSTANCE,
-            "firstTimestamp": now[:19] + "Z",
-            "lastTimestamp": now[:19] + "Z",
+            "firstTimestamp": now,
+            "lastTimestamp": now,
             "count": 1,
         }
         metrics.API_WRITES.labels("create", "events").inc()
-        _drain(
+        created = self._json(
             self.core.create_namespaced_event(
                 meta["namespace"], _body(event), _preload_content=False
             )
         )
+        name = (created.get("metadata") or {}).get("name")
+        if name:
+            self.events.remember(key, Posted(name, 1))
+
+    def _count_up(self, namespace: str, posted: Posted, now: str) -> bool:
+        """One more of an Event already posted; False when it is gone (expired)."""
+        metrics.API_WRITES.labels("patch", "events").inc()
+        try:
+            _drain(
+                self.core.patch_namespaced_event(
+                    posted.name,
+                    namespace,
+                    _body({"count": posted.count + 1, "lastTimestamp": now}),
+                    _content_type=MERGE,
+                    _preload_content=False,
+                )
+            )
+        except ApiException as e:
+            if e.status == 404:
+                return False
+            raise
+        return True
 
     def patch_status(
         self, namespace: str, name: str, patch: dict[str, Any], resource_version: str = ""

@@ -17,6 +17,14 @@ from aischeduler_operator.settings import Settings
 from aischeduler_operator.times import rfc3339
 from aischeduler_runner.contract import CREDENTIAL_VARIABLES, EXIT_CONFIG, RUNNER_UID, Env
 
+# The CronJob controller deletes finished Jobs beyond its history limits whether or not
+# the operator has recorded them, also while the operator is down. So its limits are set
+# far above jobsHistoryLimit: the operator deletes recorded Jobs itself (plan.prune), and
+# these limits only bound how many Jobs pile up while no operator is running. An outage
+# longer than this many runs of one outcome loses the oldest of them (the operator then
+# says so instead of calling them Missed: see due.py).
+CRONJOB_JOBS_KEPT = 100
+
 
 def runner_timeout(job_deadline: int) -> int:
     """The runner's own deadline: a little under the Job's activeDeadlineSeconds (which also
@@ -202,8 +210,8 @@ def cronjob(r: Resolved, cr_meta: dict[str, Any], settings: Settings) -> dict[st
             "suspend": r.spec.suspend,
             "concurrencyPolicy": r.spec.concurrency_policy,
             "startingDeadlineSeconds": r.spec.starting_deadline_seconds,
-            "successfulJobsHistoryLimit": settings.jobs_history_limit,
-            "failedJobsHistoryLimit": settings.jobs_history_limit,
+            "successfulJobsHistoryLimit": CRONJOB_JOBS_KEPT,
+            "failedJobsHistoryLimit": CRONJOB_JOBS_KEPT,
             "jobTemplate": {
                 "metadata": {"labels": labels},
                 "spec": job_spec(r, cr_meta, "Scheduled", r.spec.input),
@@ -221,7 +229,8 @@ def job(
     scheduled_time: datetime,
     input_text: str,
 ) -> dict[str, Any]:
-    """A Job the operator starts itself (run-now or one-time), carrying its finalizer."""
+    """A Job the operator starts itself (run-now or one-time). No TTL and no finalizer:
+    only the operator deletes it, once its run is recorded (see plan.prune)."""
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -231,12 +240,6 @@ def job(
             "labels": {**owned_labels(cr_meta), names.TRIGGER_LABEL: trigger},
             "annotations": {names.SCHEDULED_TIME_ANNOTATION: rfc3339(scheduled_time)},
             "ownerReferences": [owner_reference(cr_meta)],
-            "finalizers": [names.RUN_FINALIZER],
         },
-        # The CronJob's history limits clean up scheduled runs; these go a day after they
-        # finish (the finalizer keeps each one until its run is recorded).
-        "spec": {
-            **job_spec(r, cr_meta, trigger, input_text, scheduled_time),
-            "ttlSecondsAfterFinished": 86400,
-        },
+        "spec": job_spec(r, cr_meta, trigger, input_text, scheduled_time),
     }

@@ -99,8 +99,9 @@ def set_consecutive_failures(key: tuple[str, str], count: int) -> None:
     CONSECUTIVE_FAILURES.labels(*key).set(count)
 
 
-def observe_run(key: tuple[str, str], result: str, tokens: int | None) -> None:
-    SCHEDULE_RUNS.labels(*key, result).inc()
+def observe_run(key: tuple[str, str], result: str, tokens: int | None, runs: int = 1) -> None:
+    """``runs`` > 1: one history entry that stands for several (a summary of Missed times)."""
+    SCHEDULE_RUNS.labels(*key, result).inc(runs)
     if tokens:
         TOKENS.labels(*key).inc(tokens)
 

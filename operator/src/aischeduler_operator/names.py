@@ -13,8 +13,8 @@ SHARD_LABEL = "aischeduler.io/shard"
 # Set on a Job once its run is in status.history (with the job name there, it makes
 # recording exactly-once across operator restarts).
 RECORDED_LABEL = "aischeduler.io/recorded"
-# Keeps a finished Job (and so its result) until its run is recorded, even when the
-# CronJob's history limits or a TTL delete it.
+# The finalizer operator 0.1 put on each Job until its run was recorded; dropped from any
+# Job still carrying it (no Job gets one now: see plan.py on why none is needed).
 RUN_FINALIZER = "aischeduler.io/run-record"
 RUN_NOW_ANNOTATION = "aischeduler.io/run-now"
 RUN_NOW_INPUT_ANNOTATION = "aischeduler.io/run-now-input"

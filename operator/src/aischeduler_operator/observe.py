@@ -67,6 +67,8 @@ class CronJobFacts:
     # few KB instead of ~20 KB of dicts per CronJob held in the cache (tracemalloc), the
     # largest part of the memory per schedule. Equal specs give equal strings.
     spec_json: str
+    # status.lastScheduleTime: the newest time the CronJob controller made a Job for.
+    last_schedule_time: datetime | None = None
     uid: str = field(default="", compare=False)
     seen: float = field(default=0.0, compare=False)
 
@@ -195,6 +197,7 @@ def project_cronjob(body: dict[str, Any]) -> CronJobFacts:
         labels=dict(meta.get("labels") or {}),
         owner_references=tuple(meta.get("ownerReferences") or ()),
         spec_json=json.dumps(body.get("spec") or {}, sort_keys=True, separators=(",", ":")),
+        last_schedule_time=parse_time((body.get("status") or {}).get("lastScheduleTime")),
         uid=meta.get("uid", ""),
     )
 

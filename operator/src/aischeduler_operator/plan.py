@@ -6,7 +6,7 @@ one-time: start or miss), the owned objects, and the new status."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -36,13 +36,14 @@ from aischeduler_operator.models import (
 )
 from aischeduler_operator.observe import CronJobFacts, ErrorFact, Observed, ScheduleFacts
 from aischeduler_operator.resolve import Invalid, Resolved, resolve
-from aischeduler_operator.runs import JobView, history_entry, view_job
+from aischeduler_operator.runs import JobView, history_entry, vanished_entry, view_job
 from aischeduler_operator.schedule import next_times
 from aischeduler_operator.times import parse_time, rfc3339
 from aischeduler_runner.placeholders import PlaceholderError
 from aischeduler_runner.placeholders import check as check_placeholders
 
 NEXT_RUN_TIMES = 5
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_RETRY_SECONDS = 300.0
 Ready = tuple[Literal["True", "False"], str, str]
 
@@ -102,27 +103,44 @@ def job_views(o: Observed) -> tuple[JobView, ...]:
     return tuple(sorted(views, key=lambda v: v.scheduled_time or o.now))
 
 
+# No finalizer keeps a Job for its record (there was one until 0.1): a finalizer cannot
+# protect the runs an outage puts at risk — the CronJob controller creates Jobs from the
+# template's labels and annotations only, so the Jobs it makes while the operator is down
+# never carry one — and it costs a write per run and leaves Jobs (and namespaces)
+# Terminating whenever the operator is down or gone. Instead nothing but the operator
+# deletes a finished Job until its run is in status.history: the CronJob keeps
+# CRONJOB_JOBS_KEPT of each outcome, operator-made Jobs have no TTL, and the operator
+# deletes recorded Jobs beyond jobsHistoryLimit (``prune``). A run whose Job someone
+# deletes by hand before it is recorded is still counted, from ``status.active``.
+
+
 @dataclass(frozen=True)
 class RunRecords:
     entries: tuple[HistoryEntry, ...] = ()
-    adopt: tuple[JobView, ...] = ()  # running Jobs the CronJob controller made: hold them
-    release: tuple[JobView, ...] = ()  # recorded: drop the finalizer, label them
+    started: tuple[JobView, ...] = ()  # running Jobs not listed active before: RunStarted
+    release: tuple[JobView, ...] = ()  # recorded: label them (and drop a 0.1 finalizer)
     delete: tuple[str, ...] = ()  # stuck runs
 
 
 def record_runs(
-    views: tuple[JobView, ...], history: list[HistoryEntry], now: datetime
+    views: tuple[JobView, ...],
+    history: list[HistoryEntry],
+    now: datetime,
+    active: list[ActiveRun] | None = None,
+    schedule: str = "",
 ) -> RunRecords:
-    """New history entries for finished runs not recorded yet (by label or by name)."""
+    """New history entries for finished runs not recorded yet (by label or by name), and
+    for runs listed active before whose Job is gone unrecorded."""
     in_history = {h.job for h in history}
+    listed = {a.job for a in active or ()}
     entries: list[HistoryEntry] = []
-    adopt: list[JobView] = []
+    started: list[JobView] = []
     release: list[JobView] = []
     delete: list[str] = []
     for v in views:
         if not v.finished:
-            if not v.has_finalizer:
-                adopt.append(v)
+            if v.trigger == "Scheduled" and v.name not in listed:
+                started.append(v)
             continue
         if not (v.recorded or v.name in in_history):
             entries.append(history_entry(v, now))
@@ -130,7 +148,21 @@ def record_runs(
                 delete.append(v.name)
         if v.has_finalizer or not v.recorded:
             release.append(v)
-    return RunRecords(tuple(entries), tuple(adopt), tuple(release), tuple(delete))
+    present = {v.name for v in views}
+    entries += [
+        vanished_entry(run, schedule, now)
+        for run in active or ()
+        if run.job not in present and run.job not in in_history
+    ]
+    return RunRecords(tuple(entries), tuple(started), tuple(release), tuple(delete))
+
+
+def prune(views: tuple[JobView, ...], keep: int) -> tuple[str, ...]:
+    """Recorded finished Jobs beyond the newest ``keep``: the operator's to delete (a Job
+    is labelled recorded only after its run reached the status)."""
+    done = [v for v in views if v.finished and v.recorded and not v.deleting]
+    done.sort(key=lambda v: (v.completion_time or v.scheduled_time or _EPOCH, v.name))
+    return tuple(v.name for v in done[: max(0, len(done) - keep)])
 
 
 @dataclass(frozen=True)
@@ -185,12 +217,24 @@ def invalid(r: Invalid) -> Arrangement:
     )
 
 
+def cronjob_record(cronjob: CronJobFacts | None) -> due.CronJobRecord | None:
+    if cronjob is None:
+        return None
+    return due.CronJobRecord(
+        last_schedule_time=cronjob.last_schedule_time,
+        successful_limit=cronjob.spec.get("successfulJobsHistoryLimit"),
+        failed_limit=cronjob.spec.get("failedJobsHistoryLimit"),
+    )
+
+
 def recurring(
     r: Resolved,
     s: ScheduleFacts,
     old: AssistantScheduleStatus,
     views: tuple[JobView, ...],
     now: datetime,
+    recorded: tuple[HistoryEntry, ...] = (),
+    cronjob: CronJobFacts | None = None,
 ) -> Arrangement:
     assert r.cron is not None  # noqa: S101
     spec_changed = old.observed_generation is not None and old.observed_generation != s.generation
@@ -198,11 +242,12 @@ def recurring(
         r,
         name=s.name,
         views=views,
-        history=old.history,
+        history=[*recorded, *old.history],
         watermark=old.schedule_watermark,
         created=s.created,
         spec_changed=spec_changed,
         now=now,
+        cronjob=cronjob_record(cronjob),
     )
     upcoming = () if r.spec.suspend else tuple(next_times(r.cron, r.time_zone, now, NEXT_RUN_TIMES))
     return Arrangement(
@@ -252,6 +297,50 @@ def _run_event(entry: HistoryEntry) -> PostEvent:
     return PostEvent("Warning", "RunFailed" if entry.result == "Failed" else "RunMissed", text)
 
 
+# A decision posts at most this many Events; beyond it, those of one reason become one
+# saying how many (after an outage one decision records many runs at once).
+MAX_EVENTS = 5
+_MANY = {
+    "RunSucceeded": "runs succeeded",
+    "RunFailed": "runs failed",
+    "RunMissed": "runs were missed",
+    "RunStarted": "runs started",
+}
+
+
+def bounded(events: list[PostEvent]) -> list[PostEvent]:
+    """The events, or with more than MAX_EVENTS, one per reason ("12 runs failed (see
+    status.history); the newest: ...")."""
+    if len(events) <= MAX_EVENTS:
+        return events
+    by_reason: dict[str, list[PostEvent]] = {}
+    for event in events:
+        by_reason.setdefault(event.reason, []).append(event)
+    return [
+        group[0]
+        if len(group) == 1
+        else PostEvent(
+            group[-1].type,
+            reason,
+            f"{len(group)} {_MANY.get(reason, reason + ' events')} (see status.history); "
+            f"the newest: {group[-1].message}",
+        )
+        for reason, group in by_reason.items()
+    ]
+
+
+def run_events(entries: tuple[HistoryEntry, ...], times: due.Times) -> list[PostEvent]:
+    """An event per recorded run (a summary of many Missed times says it all itself), and
+    the notice of scheduled times without a record."""
+    events = [
+        _run_event(e) if times.count_of(e) == 1 else PostEvent("Warning", "RunMissed", e.message)
+        for e in entries
+    ]
+    if times.unrecorded is not None:
+        events.append(PostEvent("Warning", "RunsNotRecorded", times.unrecorded))
+    return events
+
+
 def _started(trigger: str, job: str) -> PostEvent:
     return PostEvent("Normal", "RunStarted", f"{trigger.lower()} run started: job {job}")
 
@@ -267,14 +356,8 @@ def _set_finalizers(current: tuple[str, ...] | None, wanted: list[str]) -> list[
     ]
 
 
-def adopt(view: JobView) -> PatchJob:
-    """Adds the run finalizer to a Job the CronJob controller created."""
-    ops = _set_finalizers(view.finalizers, [*(view.finalizers or ()), names.RUN_FINALIZER])
-    return PatchJob(view.name, tuple(ops), "adopt")
-
-
 def release(view: JobView) -> PatchJob:
-    """Drops the run finalizer and marks the Job recorded."""
+    """Marks the Job recorded (and drops the finalizer an operator 0.1 put there)."""
     ops: list[dict[str, Any]] = []
     if view.finalizers and names.RUN_FINALIZER in view.finalizers:
         kept = [f for f in view.finalizers if f != names.RUN_FINALIZER]
@@ -340,16 +423,18 @@ def _conditions(
     return conditions
 
 
-def count(runs: Runs, entry: HistoryEntry) -> Runs:
+def count(runs: Runs, entry: HistoryEntry, times: int = 1) -> Runs:
+    """The counters after ``entry``, which stands for ``times`` runs (a summary of many
+    Missed times is one entry)."""
     failed = entry.result == "Failed"
     return Runs(
-        total=runs.total + 1,
-        succeeded=runs.succeeded + (entry.result == "Succeeded"),
-        failed=runs.failed + failed,
-        missed=runs.missed + (entry.result == "Missed"),
+        total=runs.total + times,
+        succeeded=runs.succeeded + times * (entry.result == "Succeeded"),
+        failed=runs.failed + times * failed,
+        missed=runs.missed + times * (entry.result == "Missed"),
         consecutive_failures=0
         if entry.result == "Succeeded"
-        else runs.consecutive_failures + (failed or entry.result == "Missed"),
+        else runs.consecutive_failures + times * (failed or entry.result == "Missed"),
     )
 
 
@@ -366,7 +451,7 @@ def new_status(
     """The whole new status from the old one, the runs recorded now and the arrangement."""
     runs, history = old.runs, list(old.history)
     for entry in entries:
-        runs = count(runs, entry)
+        runs = count(runs, entry, a.times.count_of(entry))
         history.insert(0, entry)
     limit = r.spec.history_limit if isinstance(r, Resolved) else max(len(history), 1)
     newest = entries[-1] if entries else (old.history[0] if old.history else None)
@@ -439,11 +524,13 @@ def _arrange(
     old: AssistantScheduleStatus,
     views: tuple[JobView, ...],
     now: datetime,
+    recorded: tuple[HistoryEntry, ...] = (),
+    cronjob: CronJobFacts | None = None,
 ) -> Arrangement:
     if isinstance(r, Invalid):
         return invalid(r)
     if r.cron is not None:
-        return recurring(r, s, old, views, now)
+        return recurring(r, s, old, views, now, recorded, cronjob)
     return one_time(r, s, old, views, now)
 
 
@@ -456,7 +543,7 @@ def _events(
     a: Arrangement,
     created: list[CreateJob],
 ) -> list[PostEvent]:
-    events = [_started(v.trigger, v.name) for v in records.adopt]
+    events = [_started(v.trigger, v.name) for v in records.started]
     starts = {job.manifest["metadata"]["name"] for job in created}
     if now_run.job is not None and now_run.job in starts:
         events.append(_started("Manual", now_run.job))
@@ -524,9 +611,9 @@ def decide(o: Observed) -> Decision:
     old = load_status(s.status)
     r = resolve(s.spec, o.settings, f"{s.namespace}/{s.name}")
     views = job_views(o)
-    records = record_runs(views, old.history, o.now)
+    records = record_runs(views, old.history, o.now, old.active, s.name)
     now_run = run_now(s, r, old.last_run_now)
-    a = _arrange(r, s, old, views, o.now)
+    a = _arrange(r, s, old, views, o.now, records.entries, o.cronjob)
     desired = (
         manifests.cronjob(r, s.meta, o.settings)
         if a.cronjob == "apply" and isinstance(r, Resolved)
@@ -546,16 +633,20 @@ def decide(o: Observed) -> Decision:
     actions: list[Action] = [
         *cronjob,
         *created,
-        *(adopt(v) for v in records.adopt),
         *(DeleteJob(name) for name in records.delete),
     ]
     if status != load_status(s.status).to_dict():
         actions.append(PatchStatus(status_patch(s.status, status), s.resource_version, status))
-    actions += [release(v) for v in records.release]
-    actions += _events(r, old, s, records, now_run, a, created)
-    actions += [_run_event(e) for e in entries]
     if entries:
-        actions.append(Recorded(entries))
+        actions.append(Recorded(entries, a.times.counts))
+    actions += [release(v) for v in records.release]
+    actions += [DeleteJob(name) for name in prune(views, o.settings.jobs_history_limit)]
+    actions += bounded(
+        [
+            *_events(r, old, s, records, now_run, a, created),
+            *run_events(entries, a.times),
+        ]
+    )
     return Decision(
         actions=tuple(actions), phase=a.phase, status=status, requeue_at=a.times.wake_at
     )

@@ -7,8 +7,9 @@ answer: creating our CronJob fails with "already exists" for a CronJob we cannot
 (the watches only carry objects with our labels), so we read it once to tell a user's
 own CronJob from ours not yet seen. Writes are safe on a stale cache: names are
 deterministic (409 on create = already there), status patches are conditional on the
-resourceVersion the decision read, and Job patches carry a JSON-patch ``test``; a
-rejected write requeues the key, and the watch brings the newer object."""
+resourceVersion the decision read, and a Job patch dropping a finalizer carries a
+JSON-patch ``test``; a rejected write requeues the key, and the watch brings the newer
+object."""
 
 from __future__ import annotations
 
@@ -127,8 +128,8 @@ class Executor:
             case PostEvent(kind, reason, message):
                 assert o.schedule is not None  # noqa: S101 - events are about a schedule
                 self.kube.post_event(o.schedule.meta, kind, reason, message)
-            case Recorded(entries):
-                observe_runs(o.key, entries, o.now)
+            case Recorded(entries, counts):
+                observe_runs(o.key, entries, o.now, dict(counts))
         return None
 
     def _already_there(self, o: Observed, manifest: dict[str, Any]) -> None:
@@ -158,10 +159,16 @@ class Executor:
             raise
 
 
-def observe_runs(key: Key, entries: tuple[HistoryEntry, ...], now: datetime) -> None:
+def observe_runs(
+    key: Key,
+    entries: tuple[HistoryEntry, ...],
+    now: datetime,
+    counts: dict[str, int] | None = None,
+) -> None:
     for entry in entries:
-        metrics.RUNS.labels(entry.result).inc()
-        metrics.observe_run(key, entry.result, entry.tokens_used)
+        runs = (counts or {}).get(entry.job, 1)
+        metrics.RUNS.labels(entry.result).inc(runs)
+        metrics.observe_run(key, entry.result, entry.tokens_used, runs)
         if entry.duration_seconds is not None:
             metrics.RUN_DURATION.observe(entry.duration_seconds)
         finished = parse_time(entry.completion_time)

@@ -4,11 +4,11 @@ watch caches keep (``observe.py``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from aischeduler_operator import names
-from aischeduler_operator.models import HistoryEntry, Trigger
+from aischeduler_operator.models import ActiveRun, HistoryEntry, Trigger
 from aischeduler_operator.observe import JobCondition, JobFacts, PodFacts
 from aischeduler_operator.results import parse_termination_message
 from aischeduler_operator.times import parse_time, rfc3339
@@ -171,3 +171,33 @@ def history_entry(view: JobView, now: datetime) -> HistoryEntry:
         duration_seconds=duration,
         message=view.message,
     )
+
+
+def vanished_entry(run: ActiveRun, schedule: str, now: datetime) -> HistoryEntry:
+    """The record of a run listed active whose Job was deleted before it was recorded
+    (by hand, or its namespace's cleanup): its result is lost, so it counts as failed."""
+    scheduled = _scheduled_time_of(run.job, schedule)
+    return HistoryEntry(
+        job=run.job,
+        trigger=_trigger_of(run.job, schedule),
+        result="Failed",
+        scheduled_time=rfc3339(scheduled) if scheduled else None,
+        start_time=run.start_time,
+        completion_time=rfc3339(now),
+        message="stopped before it finished: the Job was deleted before its result was recorded",
+    )
+
+
+def _scheduled_time_of(job: str, schedule: str) -> datetime | None:
+    """A CronJob-made Job's scheduled time, from its name (``<cronjob>-<unix minutes>``)."""
+    prefix = names.cronjob_name(schedule) + "-"
+    minutes = job.removeprefix(prefix)
+    if job.startswith(prefix) and minutes.isdigit():
+        return datetime.fromtimestamp(int(minutes) * 60, UTC)
+    return None
+
+
+def _trigger_of(job: str, schedule: str) -> Trigger:
+    if _scheduled_time_of(job, schedule) is not None:
+        return "Scheduled"
+    return "Manual" if "-now-" in job else "OneTime"
