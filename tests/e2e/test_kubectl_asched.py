@@ -235,7 +235,7 @@ def test_forbidden_for_an_editor_names_the_verb(
 
 
 def test_no_crd_and_kubectl_plugin_discovery(
-    cluster: Cluster, namespace: str, monkeypatch: pytest.MonkeyPatch
+    cluster: Cluster, crd_installed: None, namespace: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Found by kubectl as a plugin on PATH; a resource type the server does not know
     (standing in for a cluster without the CRD) is one clear line."""

@@ -107,6 +107,7 @@ LINT_VARIANTS = [
     pytest.param({"watchNamespaces": ["team-a", "team-b"]}, id="watch-namespaces"),
     pytest.param({"replicaCount": 2}, id="peering"),
     pytest.param({"metrics": {"serviceMonitor": {"enabled": True}}}, id="service-monitor"),
+    pytest.param({"metrics": {"prometheusRule": {"enabled": True}}}, id="prometheus-rule"),
 ]
 
 

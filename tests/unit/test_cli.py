@@ -11,6 +11,7 @@ import pytest
 
 from aischeduler_operator.cli import views
 from aischeduler_operator.cli.app import main
+from aischeduler_operator.hashcron import resolve_hash
 from aischeduler_operator.schedule import load_time_zone, parse_schedule
 
 NOW = datetime(2026, 3, 27, 12, 0, tzinfo=UTC)
@@ -222,6 +223,19 @@ def test_show_text_has_the_policies_and_keeps_next_runs_inside_the_window() -> N
     assert "2026-03-3" not in upcoming and "2026-04-03" not in upcoming
 
 
+def test_show_text_resolves_h_for_the_schedule() -> None:
+    effective = resolve_hash("H 9 * * 1-5", "team-a/daily")
+    obj = schedule_obj(
+        {"phase": "Active", "conditions": [ready()], "effectiveSchedule": effective},
+        schedule="H 9 * * 1-5",
+    )
+    obj["spec"].update(jitterSeconds=30, maxTokensPerRun=800)
+    text = views.show_text(obj, NOW)
+    assert f"Schedule:    H 9 * * 1-5 → {effective} (UTC)" in text
+    assert ", history 10, jitter 30s, max 800 tokens/run" in text
+    assert f" 09:{int(effective.split()[0]):02d} UTC " in text  # the next runs, resolved
+
+
 def test_show_text_for_a_suspended_schedule_lists_no_times() -> None:
     text = views.show_text(schedule_obj({"phase": "Suspended"}), NOW)
     assert "none while suspended" in text
@@ -239,11 +253,21 @@ def test_next_prints_times_in_the_zone(capsys: pytest.CaptureFixture[str]) -> No
         assert (local.hour, local.minute) == (9, 0) and local.weekday() < 5
 
 
+def test_next_resolves_h_for_the_named_schedule(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["next", "H 9 * * *", "--tz", "Europe/Berlin", "--for", "team-a/report"]) == 0
+    out = capsys.readouterr().out
+    effective = resolve_hash("H 9 * * *", "team-a/report")
+    assert out.startswith(f"effective schedule for team-a/report: {effective}\n")
+    assert f" 09:{int(effective.split()[0]):02d} CE" in out  # CET or CEST
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
         (["next", "0 9 * *"], "expected exactly 5 fields"),
         (["next", "0 9 * * *", "--tz", "Mars/Olympus"], "unknown time zone"),
+        (["next", "H 9 * * *"], "add --for NAMESPACE/NAME"),
+        (["next", "H(9-1) 9 * * *", "--for", "a/b"], "H(9-1)"),
     ],
 )
 def test_next_rejects_bad_input_with_the_operators_message(

@@ -5,7 +5,9 @@ loader into the settings the schedule asked for."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from objects import schedule
@@ -15,6 +17,7 @@ from aischeduler_operator.resolve import Resolved, resolve
 from aischeduler_operator.settings import Settings as OperatorSettings
 from aischeduler_runner.contract import EXIT_CONFIG, Env
 from aischeduler_runner.errors import ConfigError
+from aischeduler_runner.policy import RunPolicy
 from aischeduler_runner.settings import (
     Credentials,
     Keycloak,
@@ -107,6 +110,10 @@ def expected(r: Resolved, **fields: Any) -> Settings:
         "backoff_base_seconds": 1.0,
         "backoff_max_seconds": 30.0,
         "max_attempts": 5,
+        # a CronJob's run: the runner reads its scheduled time from the Job's name
+        "policy": RunPolicy(
+            cronjob="daily", time_zone=ZoneInfo(r.time_zone_name), trigger="Scheduled"
+        ),
     }
     return Settings(**{**values, **fields})
 
@@ -154,6 +161,26 @@ CASES = {
         {"llm": {"api-key": "sk-1"}, "creds": {"api-key": "not this one"}},
         {"credentials": Credentials(api_key="sk-1")},
     ),
+    "openai with schedule policies (spec 7)": (
+        {
+            "assistant": {"id": "gpt-4o-mini"},
+            "platform": {"type": "openai", "url": "https://llm.example.com"},
+            "timeZone": "Europe/Berlin",
+            "jitterSeconds": 30,
+            "maxTokensPerRun": 500,
+        },
+        {"creds": {"api-key": "sk-1"}},
+        {
+            "credentials": Credentials(api_key="sk-1"),
+            "policy": RunPolicy(
+                cronjob="daily",
+                time_zone=ZoneInfo("Europe/Berlin"),
+                trigger="Scheduled",
+                jitter_seconds=30,
+                max_tokens=500,
+            ),
+        },
+    ),
     "webhook with a signing secret and no token": (
         {"platform": {"type": "webhook", "url": "https://n8n.example.com/hook/x"}},
         {"creds": {"signing-secret": "hmac-key"}},
@@ -169,6 +196,31 @@ def test_operator_env_reads_back_as_the_schedule_settings(case: str) -> None:
 
     assert load_settings(environ) == expected(r, **fields)
     # Every variable the operator sets is one the runner reads: none is lost on the way.
+    assert set(environ.values) <= environ.read, set(environ.values) - environ.read
+
+
+def test_a_run_the_operator_starts_carries_its_scheduled_time() -> None:
+    body = schedule({"timeZone": "Asia/Tokyo", "jitterSeconds": 30})
+    r = resolve(body["spec"], OPERATOR)
+    assert isinstance(r, Resolved)
+    when = datetime(2026, 3, 1, 15, 30, tzinfo=UTC)
+    job = manifests.job(
+        r,
+        body["metadata"],
+        name="daily-now-1",
+        trigger="Manual",
+        scheduled_time=when,
+        input_text="x",
+    )
+    template = job["spec"]["template"]
+    labels = {**template["metadata"]["labels"], "batch.kubernetes.io/job-name": "daily-now-1"}
+    (container,) = template["spec"]["containers"]
+    environ = RecordingEnviron(kubelet_env(container["env"], labels, {"creds": {"token": "t"}}))
+    policy = load_settings(environ).policy
+    # no jitter for a run someone is waiting for; the time is given, not in the Job's name
+    assert policy == RunPolicy(
+        scheduled_time=when, time_zone=ZoneInfo("Asia/Tokyo"), trigger="Manual"
+    )
     assert set(environ.values) <= environ.read, set(environ.values) - environ.read
 
 

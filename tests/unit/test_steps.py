@@ -84,8 +84,20 @@ def test_cronjob_actions(
             False,
             "longer than",
         ),
+        (
+            {names.RUN_NOW_ANNOTATION: "v3", names.RUN_NOW_INPUT_ANNOTATION: "{{ .Today }}"},
+            None,
+            False,
+            "placeholder {{ .Today }} is not known",
+        ),
+        (
+            {names.RUN_NOW_ANNOTATION: "v4", names.RUN_NOW_INPUT_ANNOTATION: "{{ .Date }}"},
+            None,
+            True,
+            None,
+        ),
     ],
-    ids=["none", "new-value", "same-value", "input-too-long"],
+    ids=["none", "new-value", "same-value", "input-too-long", "bad-placeholder", "placeholder"],
 )
 def test_run_now(
     annotations: dict[str, str], last: str | None, expect_job: bool, warning: str | None

@@ -143,6 +143,13 @@ def build_crd() -> dict[str, Any]:
                         {"name": "Target", "type": "string", "jsonPath": ".status.target"},
                         {"name": "Schedule", "type": "string", "jsonPath": ".spec.schedule"},
                         {
+                            # spec.schedule with H resolved: the CronJob's schedule
+                            "name": "Effective",
+                            "type": "string",
+                            "jsonPath": ".status.effectiveSchedule",
+                            "priority": 1,
+                        },
+                        {
                             "name": "RunAt",
                             "type": "string",
                             "jsonPath": ".spec.runAt",

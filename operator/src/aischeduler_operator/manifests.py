@@ -44,7 +44,36 @@ def owner_reference(cr_meta: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def runner_env(r: Resolved, namespace: str, name: str, input_text: str) -> list[dict[str, Any]]:
+def policy_env(
+    r: Resolved, name: str, trigger: Trigger, scheduled_time: datetime | None
+) -> list[dict[str, Any]]:
+    """What the runner needs for the schedule policies: the scheduled time (given, or for a
+    CronJob run the CronJob's name, which prefixes its Jobs' names), the zone and trigger the
+    input's placeholders are rendered with, jitter (scheduled runs only) and a token limit."""
+    env: list[dict[str, Any]] = [
+        {"name": Env.TIME_ZONE, "value": r.time_zone_name},
+        {"name": Env.TRIGGER, "value": trigger},
+    ]
+    if scheduled_time is None:
+        env.append({"name": Env.CRONJOB, "value": names.cronjob_name(name)})
+        if r.spec.jitter_seconds:
+            env.append({"name": Env.JITTER_SECONDS, "value": str(r.spec.jitter_seconds)})
+    else:
+        env.append({"name": Env.SCHEDULED_TIME, "value": rfc3339(scheduled_time)})
+    if r.spec.max_tokens_per_run is not None:
+        env.append({"name": Env.MAX_TOKENS, "value": str(r.spec.max_tokens_per_run)})
+    return env
+
+
+def runner_env(
+    r: Resolved,
+    namespace: str,
+    name: str,
+    input_text: str,
+    trigger: Trigger = "Scheduled",
+    scheduled_time: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The runner's environment; ``scheduled_time`` None means a CronJob's run."""
     env: list[dict[str, Any]] = [
         {"name": Env.TARGET_KIND, "value": r.target_kind},
         {"name": Env.TARGET_ID, "value": r.target_id},
@@ -60,6 +89,7 @@ def runner_env(r: Resolved, namespace: str, name: str, input_text: str) -> list[
             },
         },
         {"name": Env.SCHEDULE, "value": f"{namespace}/{name}"},
+        *policy_env(r, name, trigger, scheduled_time),
     ]
     if r.credentials_secret:
         env.append({"name": Env.CREDENTIALS_SECRET, "value": r.credentials_secret})
@@ -86,7 +116,11 @@ def owned_labels(cr_meta: dict[str, Any]) -> dict[str, str]:
 
 
 def pod_template(
-    r: Resolved, cr_meta: dict[str, Any], trigger: Trigger, input_text: str
+    r: Resolved,
+    cr_meta: dict[str, Any],
+    trigger: Trigger,
+    input_text: str,
+    scheduled_time: datetime | None = None,
 ) -> dict[str, Any]:
     schedule = cr_meta["name"]
     labels = {
@@ -108,7 +142,9 @@ def pod_template(
             {
                 "name": names.RUNNER_CONTAINER,
                 "image": r.image,
-                "env": runner_env(r, cr_meta["namespace"], schedule, input_text),
+                "env": runner_env(
+                    r, cr_meta["namespace"], schedule, input_text, trigger, scheduled_time
+                ),
                 "resources": r.resources,
                 "terminationMessagePolicy": "File",
                 "securityContext": {
@@ -129,7 +165,11 @@ def pod_template(
 
 
 def job_spec(
-    r: Resolved, cr_meta: dict[str, Any], trigger: Trigger, input_text: str
+    r: Resolved,
+    cr_meta: dict[str, Any],
+    trigger: Trigger,
+    input_text: str,
+    scheduled_time: datetime | None = None,
 ) -> dict[str, Any]:
     return {
         "backoffLimit": r.spec.retries,
@@ -146,13 +186,13 @@ def job_spec(
                 }
             ]
         },
-        "template": pod_template(r, cr_meta, trigger, input_text),
+        "template": pod_template(r, cr_meta, trigger, input_text, scheduled_time),
     }
 
 
 def cronjob(r: Resolved, cr_meta: dict[str, Any], settings: Settings) -> dict[str, Any]:
     schedule = cr_meta["name"]
-    if r.spec.schedule is None:
+    if r.effective_schedule is None:
         raise ValueError("cronjob() needs a recurring schedule")
     labels = {**owned_labels(cr_meta), names.TRIGGER_LABEL: "Scheduled"}
     return {
@@ -165,7 +205,7 @@ def cronjob(r: Resolved, cr_meta: dict[str, Any], settings: Settings) -> dict[st
             "ownerReferences": [owner_reference(cr_meta)],
         },
         "spec": {
-            "schedule": r.spec.schedule,
+            "schedule": r.effective_schedule,
             "timeZone": r.time_zone_name,
             "suspend": r.spec.suspend,
             "concurrencyPolicy": r.spec.concurrency_policy,
@@ -201,5 +241,5 @@ def job(
             "annotations": {names.SCHEDULED_TIME_ANNOTATION: rfc3339(scheduled_time)},
             "ownerReferences": [owner_reference(cr_meta)],
         },
-        "spec": job_spec(r, cr_meta, trigger, input_text),
+        "spec": job_spec(r, cr_meta, trigger, input_text, scheduled_time),
     }

@@ -28,6 +28,30 @@ API_WRITES = Counter(
     "aischeduler_api_writes_total", "Writes the operator sent to the API.", ["verb", "resource"]
 )
 
+# Per schedule (one series per AssistantSchedule, removed with it): what the alerts in the
+# chart's PrometheusRule read, so an alert names the schedule.
+SCHEDULE_PHASE = Gauge(
+    "aischeduler_schedule_phase",
+    "1 for the phase each AssistantSchedule is in.",
+    ["namespace", "schedule", "phase"],
+)
+CONSECUTIVE_FAILURES = Gauge(
+    "aischeduler_schedule_consecutive_failures",
+    "status.runs.consecutiveFailures: Failed or Missed runs since the last success.",
+    ["namespace", "schedule"],
+)
+SCHEDULE_RUNS = Counter(
+    "aischeduler_schedule_runs_total",
+    "Runs recorded in status.history, by schedule and result.",
+    ["namespace", "schedule", "result"],
+)
+TOKENS = Counter(
+    "aischeduler_tokens_total",
+    "Tokens the AI platform reported for recorded runs (history tokensUsed).",
+    ["namespace", "schedule"],
+)
+RESULTS = ("Succeeded", "Failed", "Missed")
+
 PHASES = ("Active", "Suspended", "Paused", "Completed", "Invalid")
 for _phase in PHASES:
     SCHEDULES.labels(_phase).set(0)
@@ -46,8 +70,40 @@ def set_phase(key: tuple[str, str], phase: str | None) -> None:
         if phase is not None:
             _phases[key] = phase
             SCHEDULES.labels(phase).inc()
+            SCHEDULE_PHASE.labels(*key, phase).set(1)
+            if old is None:
+                _start(key)
         if old is not None:
             SCHEDULES.labels(old).dec()
+            SCHEDULE_PHASE.remove(*key, old)
+        if phase is None:
+            _forget(key)
+
+
+def _start(key: tuple[str, str]) -> None:
+    """A schedule's counters start at 0, so Prometheus' increase() sees its first run."""
+    TOKENS.labels(*key)
+    for result in RESULTS:
+        SCHEDULE_RUNS.labels(*key, result)
+
+
+def _forget(key: tuple[str, str]) -> None:
+    """The schedule is gone: its own series go too (no unbounded label sets)."""
+    CONSECUTIVE_FAILURES.remove(*key)
+    TOKENS.remove(*key)
+    for result in RESULTS:
+        SCHEDULE_RUNS.remove(*key, result)
+
+
+def set_consecutive_failures(key: tuple[str, str], count: int) -> None:
+    CONSECUTIVE_FAILURES.labels(*key).set(count)
+
+
+def observe_run(key: tuple[str, str], result: str, tokens: int | None, runs: int = 1) -> None:
+    """``runs`` > 1: one history entry that stands for several (a summary of Missed times)."""
+    SCHEDULE_RUNS.labels(*key, result).inc(runs)
+    if tokens:
+        TOKENS.labels(*key).inc(tokens)
 
 
 def tracked_phases() -> int:

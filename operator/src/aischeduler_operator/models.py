@@ -108,12 +108,20 @@ class AssistantScheduleSpec(_Model):
     input: str = Field(
         default="",
         max_length=MAX_INPUT_CHARS,
-        description="The prompt (assistant) or user_input (workflow).",
+        description=(
+            "The prompt (assistant) or user_input (workflow). May use placeholders for the "
+            "run's scheduled time in timeZone: {{ .ScheduledTime }}, {{ .Date }}, "
+            '{{ .Date "-1d" }} ("+2d", "-1w"), {{ .Week }}, {{ .Schedule }}, {{ .Trigger }}.'
+        ),
     )
     schedule: str | None = Field(
         default=None,
         max_length=256,
-        description="5-field cron or @yearly/@annually/@monthly/@weekly/@daily/@midnight/@hourly.",
+        description=(
+            "5-field cron or @yearly/@annually/@monthly/@weekly/@daily/@midnight/@hourly. "
+            "H in a field (H, H(a-b), H/n, H(a-b)/n) is a value derived from namespace/name "
+            "that spreads schedules over the field's range; status.effectiveSchedule shows it."
+        ),
     )
     run_at: str | None = Field(
         default=None,
@@ -126,6 +134,16 @@ class AssistantScheduleSpec(_Model):
         alias="timeZone",
         max_length=64,
         description="IANA time zone for schedule and runAt. Default: the operator's, else UTC.",
+    )
+    jitter_seconds: int | None = Field(
+        default=None,
+        ge=0,
+        le=3600,
+        alias="jitterSeconds",
+        description=(
+            "Random delay, up to this many seconds, inside the runner before it calls the "
+            "platform; never more than half the run's deadline."
+        ),
     )
     suspend: bool = Field(default=False, description="No new runs; running ones finish.")
     concurrency_policy: ConcurrencyPolicy = Field(
@@ -142,6 +160,15 @@ class AssistantScheduleSpec(_Model):
     )
     retries: int = Field(
         default=1, ge=0, le=10, description="Job backoffLimit; configuration errors never retry."
+    )
+    max_tokens_per_run: int | None = Field(
+        default=None,
+        ge=1,
+        alias="maxTokensPerRun",
+        description=(
+            "Limit passed to the platform where it has one (openai: max_tokens); "
+            "codemie and webhook have none."
+        ),
     )
     history_limit: int = Field(
         default=10, ge=1, le=100, alias="historyLimit", description="Entries in status.history."
@@ -271,6 +298,11 @@ class AssistantScheduleStatus(_Model):
     target: str | None = Field(default=None, description="e.g. assistant/abc (display).")
     time_zone: str | None = Field(
         default=None, alias="timeZone", description="Effective time zone (display)."
+    )
+    effective_schedule: str | None = Field(
+        default=None,
+        alias="effectiveSchedule",
+        description="The cron expression the CronJob runs: spec.schedule with H resolved.",
     )
     next_run_time: str | None = Field(default=None, alias="nextRunTime")
     next_run_times: list[str] = Field(default_factory=list, alias="nextRunTimes")

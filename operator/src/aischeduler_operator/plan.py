@@ -39,6 +39,8 @@ from aischeduler_operator.observe import CronJobFacts, ErrorFact, Observed, Sche
 from aischeduler_operator.resolve import Invalid, Resolved, resolve
 from aischeduler_operator.runs import JobView, history_entry, vanished_entry, view_job
 from aischeduler_operator.times import parse_time, rfc3339
+from aischeduler_runner.placeholders import PlaceholderError
+from aischeduler_runner.placeholders import check as check_placeholders
 
 NEXT_RUN_TIMES = 5
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -195,6 +197,10 @@ def run_now(s: ScheduleFacts, r: Resolved | Invalid, last: str | None) -> RunNow
             warning=f"run-now ignored: {names.RUN_NOW_INPUT_ANNOTATION} is longer than "
             f"{MAX_INPUT_CHARS} characters",
         )
+    try:
+        check_placeholders(text)
+    except PlaceholderError as e:
+        return RunNow(token, warning=f"run-now ignored: {names.RUN_NOW_INPUT_ANNOTATION}: {e}")
     return RunNow(token, job=names.manual_job_name(s.name, value), input=text)
 
 
@@ -490,6 +496,7 @@ def new_status(
         phase=a.phase,
         target=r.target if isinstance(r, Resolved) else old.target,
         time_zone=r.time_zone_name if isinstance(r, Resolved) else old.time_zone,
+        effective_schedule=r.effective_schedule if isinstance(r, Resolved) else None,
         next_run_time=rfc3339(a.upcoming[0]) if a.upcoming else None,
         next_run_times=[rfc3339(t) for t in a.upcoming],
         last_schedule_time=rfc3339(max(scheduled)) if scheduled else None,
@@ -692,7 +699,7 @@ def decide(o: Observed) -> Decision:
     ):
         return _failing(o, s, o.error)
     old = load_status(s.status)
-    r = resolve(s.spec, o.settings)
+    r = resolve(s.spec, o.settings, f"{s.namespace}/{s.name}")
     views = job_views(o)
     records = record_runs(views, old.history, o.now, old.active, s.name)
     finished = by_time(records.entries)

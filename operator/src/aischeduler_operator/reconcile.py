@@ -129,7 +129,7 @@ class Executor:
                 assert o.schedule is not None  # noqa: S101 - events are about a schedule
                 self.kube.post_event(o.schedule.meta, kind, reason, message)
             case Recorded(entries, counts):
-                observe_runs(entries, o.now, dict(counts))
+                observe_runs(o.key, entries, o.now, dict(counts))
         return None
 
     def _already_there(self, o: Observed, manifest: dict[str, Any]) -> None:
@@ -160,10 +160,15 @@ class Executor:
 
 
 def observe_runs(
-    entries: tuple[HistoryEntry, ...], now: datetime, counts: dict[str, int] | None = None
+    key: Key,
+    entries: tuple[HistoryEntry, ...],
+    now: datetime,
+    counts: dict[str, int] | None = None,
 ) -> None:
     for entry in entries:
-        metrics.RUNS.labels(entry.result).inc((counts or {}).get(entry.job, 1))
+        runs = (counts or {}).get(entry.job, 1)
+        metrics.RUNS.labels(entry.result).inc(runs)
+        metrics.observe_run(key, entry.result, entry.tokens_used, runs)
         if entry.duration_seconds is not None:
             metrics.RUN_DURATION.observe(entry.duration_seconds)
         finished = parse_time(entry.completion_time)
@@ -266,6 +271,8 @@ class Controller:
             self.forget(key)
             return
         metrics.set_phase(key, d.phase)
+        runs = d.status.get("runs") or {}
+        metrics.set_consecutive_failures(key, int(runs.get("consecutiveFailures", 0)))
         self._conflicts.pop(key, None)
         if not d.backing_off:
             self._errors.pop(key, None)

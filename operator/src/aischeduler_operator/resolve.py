@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
+from aischeduler_operator.hashcron import resolve_hash
 from aischeduler_operator.models import AssistantScheduleSpec
 from aischeduler_operator.schedule import (
     CronSchedule,
@@ -22,6 +23,7 @@ from aischeduler_operator.schedule import (
 )
 from aischeduler_operator.settings import Settings
 from aischeduler_runner.contract import PlatformType, TargetKind
+from aischeduler_runner.placeholders import PlaceholderError, check
 
 InvalidReason = Literal["InvalidSpec", "InvalidSchedule", "InvalidTimeZone"]
 
@@ -42,6 +44,7 @@ class Resolved:
     time_zone_name: str
     time_zone: ZoneInfo
     cron: CronSchedule | None  # recurring
+    effective_schedule: str | None  # recurring: spec.schedule with H resolved
     run_at: datetime | None  # one-time (UTC)
     window: Window  # spec.startTime / spec.endTime (UTC)
     platform_type: PlatformType
@@ -160,7 +163,19 @@ def _pod_meta_problem(spec: AssistantScheduleSpec) -> str | None:
     return None
 
 
-def resolve(raw_spec: dict[str, Any], settings: Settings) -> Resolved | Invalid:
+def _input_problem(text: str) -> str | None:
+    """The first placeholder in spec.input the runner could not render."""
+    try:
+        check(text)
+    except PlaceholderError as e:
+        return f"spec.input: {e}"
+    return None
+
+
+def resolve(
+    raw_spec: dict[str, Any], settings: Settings, schedule_id: str = ""
+) -> Resolved | Invalid:
+    """``schedule_id`` is ``namespace/name``, which an ``H`` in the schedule derives from."""
     try:
         spec = AssistantScheduleSpec.model_validate(raw_spec)
     except ValidationError as e:
@@ -181,10 +196,11 @@ def resolve(raw_spec: dict[str, Any], settings: Settings) -> Resolved | Invalid:
     except TimeZoneError as e:
         return Invalid("InvalidTimeZone", str(e))
 
-    cron = run_at = None
+    cron = run_at = effective = None
     try:
         if spec.schedule is not None:
-            cron = parse_schedule(spec.schedule)
+            effective = resolve_hash(spec.schedule, schedule_id)
+            cron = parse_schedule(effective)
         elif spec.run_at is not None:
             run_at = parse_run_at(spec.run_at, zone)
     except ScheduleError as e:
@@ -204,6 +220,7 @@ def resolve(raw_spec: dict[str, Any], settings: Settings) -> Resolved | Invalid:
         or _recurring_only(spec)
         or _platform_problem(platform_type, platform_url, secret, kind)
         or _pod_meta_problem(spec)
+        or _input_problem(spec.input)
     )
     if problem is not None or isinstance(window, str):
         return Invalid("InvalidSpec", problem or "")
@@ -220,6 +237,7 @@ def resolve(raw_spec: dict[str, Any], settings: Settings) -> Resolved | Invalid:
         time_zone_name=zone_name,
         time_zone=zone,
         cron=cron,
+        effective_schedule=effective,
         run_at=run_at,
         window=window,
         platform_type=platform_type,

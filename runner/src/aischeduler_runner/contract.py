@@ -36,6 +36,15 @@ class Env:
     BACKOFF_BASE_SECONDS: Final = "AISCHED_BACKOFF_BASE_SECONDS"
     BACKOFF_MAX_SECONDS: Final = "AISCHED_BACKOFF_MAX_SECONDS"
     MAX_ATTEMPTS: Final = "AISCHED_MAX_ATTEMPTS"
+    # Schedule policies (spec §7). The run's scheduled time, for the input's placeholders:
+    # given for the runs the operator starts (run-now, one-time); for a CronJob's runs the
+    # runner reads it from RUN_ID, which the CronJob controller names <CRONJOB>-<Unix minutes>.
+    SCHEDULED_TIME: Final = "AISCHED_SCHEDULED_TIME"
+    CRONJOB: Final = "AISCHED_CRONJOB"
+    TIME_ZONE: Final = "AISCHED_TIME_ZONE"
+    TRIGGER: Final = "AISCHED_TRIGGER"
+    JITTER_SECONDS: Final = "AISCHED_JITTER_SECONDS"
+    MAX_TOKENS: Final = "AISCHED_MAX_TOKENS"
 
 
 # Credentials Secret key -> environment variable (spec §4.3); each comes from the Secret

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import sys
 import time
 import traceback
 from collections.abc import Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import BinaryIO
@@ -21,12 +24,15 @@ from .deadline import Deadline
 from .errors import RunnerError, TerminatedError
 from .http import Authenticator, Backoff, Http, cookie_jar
 from .logs import JsonLog
+from .placeholders import PlaceholderError, rfc3339_local
 from .platforms.base import Outcome, Platform
 from .platforms.codemie import CodeMie
 from .platforms.openai import OpenAI
 from .platforms.webhook import Webhook
+from .policy import dated_input
 from .redact import Redactor
-from .settings import Settings, load_settings, result_path, secret_values
+from .runtime import ScheduledTime, jitter_delay
+from .settings import Settings, SettingsError, load_settings, result_path, secret_values
 
 
 def main() -> None:
@@ -41,7 +47,7 @@ def run(environ: Mapping[str, str], stdout: BinaryIO) -> int:
     previous_sigterm = signal.signal(signal.SIGTERM, _on_sigterm)
     attempts = 0
     try:
-        settings = load_settings(environ)
+        settings, when = _dated(load_settings(environ))
         log.info(
             f"running {settings.target_kind} {settings.target_id!r} on {settings.platform_type}",
             event="run.started",
@@ -52,8 +58,12 @@ def run(environ: Mapping[str, str], stdout: BinaryIO) -> int:
             targetId=settings.target_id,
             timeoutSeconds=settings.timeout_seconds,
             inputChars=len(settings.input),
+            scheduledTime=rfc3339_local(when.when),
+            scheduledTimeFrom=when.source,
         )
+        _note_token_limit(settings, log)
         deadline = Deadline(settings.timeout_seconds)
+        _start_jitter(settings, log)
         backoff = Backoff(
             settings.backoff_base_seconds, settings.backoff_max_seconds, settings.max_attempts
         )
@@ -94,6 +104,44 @@ def run(environ: Mapping[str, str], stdout: BinaryIO) -> int:
     finish(result.message, event="run.finished", outcome=result.result, exitCode=code, **log_fields)
     signal.signal(signal.SIGTERM, previous_sigterm)
     return code
+
+
+def _dated(settings: Settings) -> tuple[Settings, ScheduledTime]:
+    """The settings with the input rendered for this run's scheduled time."""
+    try:
+        text, when = dated_input(
+            settings.input, settings.schedule, settings.run_id, settings.policy, datetime.now(UTC)
+        )
+    except PlaceholderError as exc:
+        raise SettingsError(f"{Env.INPUT}: {exc}") from None
+    return replace(settings, input=text), when
+
+
+def _note_token_limit(settings: Settings, log: JsonLog) -> None:
+    limit = settings.policy.max_tokens
+    if limit is not None and settings.platform_type != "openai":
+        log.info(
+            f"maxTokensPerRun ({limit}) not applied: the {settings.platform_type} platform "
+            "takes no token limit",
+            event="run.token_limit_not_applied",
+            maxTokens=limit,
+        )
+
+
+def _start_jitter(settings: Settings, log: JsonLog) -> None:
+    """Waits the random start delay (jitterSeconds); a SIGTERM meanwhile ends the run with
+    its result written, as anywhere else."""
+    jitter = settings.policy.jitter_seconds
+    if not jitter:
+        return
+    delay = jitter_delay(jitter, settings.timeout_seconds, random.SystemRandom().random())
+    log.info(
+        f"waiting {delay:.1f} s before calling the platform (jitterSeconds {jitter})",
+        event="run.jitter",
+        delaySeconds=round(delay, 3),
+        jitterSeconds=jitter,
+    )
+    time.sleep(delay)
 
 
 def _platform(settings: Settings, http: Http, redactor: Redactor, log: JsonLog) -> Platform:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, cast, get_args
 from urllib.parse import quote, urlsplit
@@ -22,6 +22,7 @@ from .contract import (
     TargetKind,
 )
 from .errors import ConfigError
+from .policy import RunPolicy, load_policy
 
 KeycloakGrant = Literal["client_credentials", "password"]
 
@@ -77,6 +78,7 @@ class Settings:
     backoff_base_seconds: float
     backoff_max_seconds: float
     max_attempts: int
+    policy: RunPolicy = field(default_factory=RunPolicy)
 
 
 def result_path(environ: Mapping[str, str]) -> Path:
@@ -147,6 +149,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         problems.append(
             "platform 'openai' runs assistants only; a workflow needs platform codemie or webhook"
         )
+    policy = load_policy(environ, problems)
     if problems:
         raise SettingsError("invalid runner settings: " + "; ".join(problems))
 
@@ -173,6 +176,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         backoff_base_seconds=backoff_base,
         backoff_max_seconds=max(backoff_max, backoff_base),
         max_attempts=max_attempts,
+        policy=policy,
     )
 
 

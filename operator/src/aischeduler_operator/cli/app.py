@@ -19,6 +19,7 @@ import yaml
 from aischeduler_operator.cli import views
 from aischeduler_operator.cli.cluster import CliError, Cluster
 from aischeduler_operator.cli.offline import validate_files
+from aischeduler_operator.hashcron import has_hash, resolve_hash
 from aischeduler_operator.names import (
     BACKFILL_ANNOTATION,
     RESUME_ANNOTATION,
@@ -212,10 +213,18 @@ def cmd_backfill(args: argparse.Namespace, cluster: Cluster) -> int:
 
 
 def cmd_next(args: argparse.Namespace) -> int:
+    expression = args.schedule
+    if has_hash(expression) and not args.for_schedule:
+        raise CliError(
+            f"{expression!r} uses H, whose value depends on the schedule: add --for NAMESPACE/NAME"
+        )
     try:
-        times = views.upcoming(args.schedule, args.tz, _now(), args.count)
+        expression = resolve_hash(expression, args.for_schedule or "")
+        times = views.upcoming(expression, args.tz, _now(), args.count)
     except (ScheduleError, TimeZoneError) as e:
         raise CliError(str(e)) from None
+    if expression != args.schedule and args.output == "table":
+        _out(f"effective schedule for {args.for_schedule}: {expression}")
     if args.output != "table":
         _dump([{"time": views.iso(t), "note": note} for t, note in times], args.output)
     elif not times:
@@ -306,6 +315,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("schedule")
     p.add_argument("--tz", default="UTC", help="IANA time zone (default UTC)")
     p.add_argument("-n", "--count", type=int, default=5)
+    p.add_argument(
+        "--for",
+        dest="for_schedule",
+        metavar="NAMESPACE/NAME",
+        help="the schedule an H in SCHEDULE is resolved for",
+    )
     p.set_defaults(offline=cmd_next)
 
     p = sub.add_parser("validate", help="check schedule files as the operator would (offline)")

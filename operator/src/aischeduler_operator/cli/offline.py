@@ -60,7 +60,8 @@ def check_object(doc: dict[str, Any], settings: Settings) -> str | None:
     spec = doc.get("spec")
     if not isinstance(spec, dict):
         return "spec is required"
-    resolved = resolve(spec, settings)
+    namespace = (doc.get("metadata") or {}).get("namespace") or "default"
+    resolved = resolve(spec, settings, f"{namespace}/{name}")
     if isinstance(resolved, Invalid):
         return f"{resolved.reason}: {resolved.message}"
     return None

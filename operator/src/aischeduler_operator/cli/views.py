@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from aischeduler_operator.hashcron import resolve_hash
 from aischeduler_operator.schedule import (
     CronSchedule,
     ScheduleError,
@@ -130,6 +131,15 @@ def zone_name_of(obj: dict[str, Any]) -> str:
     return str(status.get("timeZone") or obj.get("spec", {}).get("timeZone") or "UTC")
 
 
+def _when(spec: dict[str, Any], status: dict[str, Any]) -> str:
+    """The schedule as written, with what an H in it resolved to; or the one-time runAt."""
+    schedule = spec.get("schedule")
+    if not schedule:
+        return f"at {spec.get('runAt', '?')}"
+    effective = status.get("effectiveSchedule")
+    return f"{schedule} → {effective}" if effective and effective != schedule else schedule
+
+
 def summarize(obj: dict[str, Any]) -> Summary:
     spec = obj.get("spec") or {}
     status = obj.get("status") or {}
@@ -143,7 +153,7 @@ def summarize(obj: dict[str, Any]) -> Summary:
         namespace=obj["metadata"].get("namespace", ""),
         name=obj["metadata"]["name"],
         target=status.get("target") or target_of(spec),
-        when=spec["schedule"] if spec.get("schedule") else f"at {spec.get('runAt', '?')}",
+        when=_when(spec, status),
         zone_name=zone_name_of(obj),
         state=state_of(obj),
         next_run=parse_time(status.get("nextRunTime")),
@@ -325,7 +335,9 @@ def show_text(obj: dict[str, Any], now: datetime, upcoming_count: int = 10) -> s
         f" {platform.get('url', '')}".rstrip(),
         f"Policy:      concurrency {spec.get('concurrencyPolicy', 'Forbid')}, "
         f"timeout {spec.get('timeoutSeconds', 3600)}s, retries {spec.get('retries', 1)}, "
-        f"history {spec.get('historyLimit', 10)}",
+        f"history {spec.get('historyLimit', 10)}"
+        + (f", jitter {spec['jitterSeconds']}s" if spec.get("jitterSeconds") else "")
+        + (f", max {spec['maxTokensPerRun']} tokens/run" if spec.get("maxTokensPerRun") else ""),
     ]
     runs = status.get("runs") or {}
     lines.append(
@@ -416,10 +428,11 @@ def _upcoming_section(
     if s.state in ("suspended", "completed") or s.state.startswith(("invalid", "paused")):
         return f"  none while {s.state}"
     try:
+        effective = resolve_hash(spec["schedule"], f"{s.namespace}/{s.name}")
         after = max(now, s.next_run - timedelta(seconds=1)) if s.next_run else now
         times = [
             (t, note)
-            for t, note in upcoming(spec["schedule"], s.zone_name, after, count)
+            for t, note in upcoming(effective, s.zone_name, after, count)
             if in_window(spec, zone, t)
         ]
     except (ScheduleError, TimeZoneError) as e:

@@ -17,15 +17,18 @@ class OpenAI:
     def run(self) -> Outcome:
         model = self._settings.target_id
         what = f"openai chat completion with model {model!r}"
+        request: dict[str, object] = {
+            "model": model,
+            "messages": [{"role": "user", "content": self._settings.input}],
+        }
+        if self._settings.policy.max_tokens is not None:  # spec.maxTokensPerRun
+            request["max_tokens"] = self._settings.policy.max_tokens
         response = self._http.request(
             "POST",
             f"{self._settings.platform_url}/v1/chat/completions",
             what=what,
             effect=Effect.STARTS_WORK,
-            json_body={
-                "model": model,
-                "messages": [{"role": "user", "content": self._settings.input}],
-            },
+            json_body=request,
             auth=self._auth,
         )
         body = parse_json_object(response, what)
