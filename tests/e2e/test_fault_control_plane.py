@@ -29,7 +29,7 @@ from localcluster import LocalCluster
 from waiting import wait_for
 
 pytestmark = [pytest.mark.simulated, pytest.mark.own_control_plane]
-SCHEDULES, RUN_NOWS = 200, 20
+SCHEDULES, RUN_NOWS = 500, 50  # the load: 500 new schedules and 50 run-nows
 
 
 @dataclass
