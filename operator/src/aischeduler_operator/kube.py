@@ -39,6 +39,19 @@ def _body(manifest: dict[str, Any]) -> Any:
     return manifest
 
 
+def _create(plural: str, create: Any, manifest: dict[str, Any]) -> bool:
+    """Creates the object with ``create`` (a typed client's create call); False when one of
+    that name exists already (409)."""
+    metrics.API_WRITES.labels("create", plural).inc()
+    try:
+        _drain(create(manifest["metadata"]["namespace"], _body(manifest), _preload_content=False))
+    except ApiException as e:
+        if e.status == 409:
+            return False
+        raise
+    return True
+
+
 def _drain(response: Any) -> None:
     """Writes whose answer we do not read ask for it raw (``_preload_content=False``):
     turning a Job or an Event into the client's typed models costs more CPU than the
@@ -122,18 +135,7 @@ class Kube:
     # ------------------------------------------------------------------ writes
     def create_cronjob(self, manifest: dict[str, Any]) -> bool:
         """Creates a CronJob; False when one of that name exists already."""
-        metrics.API_WRITES.labels("create", "cronjobs").inc()
-        try:
-            _drain(
-                self.batch.create_namespaced_cron_job(
-                    manifest["metadata"]["namespace"], _body(manifest), _preload_content=False
-                )
-            )
-        except ApiException as e:
-            if e.status == 409:
-                return False
-            raise
-        return True
+        return _create("cronjobs", self.batch.create_namespaced_cron_job, manifest)
 
     def patch_cronjob(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
         metrics.API_WRITES.labels("patch", "cronjobs").inc()
@@ -150,18 +152,7 @@ class Kube:
 
     def create_job(self, manifest: dict[str, Any]) -> bool:
         """Creates a Job; False when one of that name exists already."""
-        metrics.API_WRITES.labels("create", "jobs").inc()
-        try:
-            _drain(
-                self.batch.create_namespaced_job(
-                    manifest["metadata"]["namespace"], _body(manifest), _preload_content=False
-                )
-            )
-        except ApiException as e:
-            if e.status == 409:
-                return False
-            raise
-        return True
+        return _create("jobs", self.batch.create_namespaced_job, manifest)
 
     def patch_job(self, namespace: str, name: str, operations: list[dict[str, Any]]) -> None:
         metrics.API_WRITES.labels("patch", "jobs").inc()
