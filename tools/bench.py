@@ -135,36 +135,38 @@ def assistant_schedule(name: str, minute: int) -> dict[str, Any]:
     }
 
 
+def watch_forever(
+    list_call: Callable[..., Any], args: tuple[Any, ...], see: Callable[[Any], None]
+) -> threading.Event:
+    """Watches ``list_call(*args)`` on a daemon thread, calling ``see`` with each object,
+    until the returned event is set. One listing, then the watch resumes from the last
+    resourceVersion it saw (the client does this when no ``timeout_seconds`` is given), so
+    waiting adds no reads; only a 410 Gone lists again."""
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.is_set():
+            try:
+                for event in watch.Watch().stream(list_call, *args):
+                    see(event["object"])
+                    if stop.is_set():
+                        return
+            except Exception:  # a dropped stream or 410: list and watch again
+                if not stop.is_set():
+                    time.sleep(0.5)
+
+    threading.Thread(target=run, daemon=True, name=f"bench-{list_call.__name__}").start()
+    return stop
+
+
 class Watcher:
     """Watches the schedules of a namespace (one request), so waiting costs no reads."""
 
     def __init__(self, custom: client.CustomObjectsApi, namespace: str) -> None:
         self.ready: dict[str, float] = {}
         self.history: dict[str, tuple[int, float]] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, args=(custom, namespace), daemon=True, name="bench-watch"
-        )
-        self._thread.start()
-
-    def _run(self, custom: client.CustomObjectsApi, namespace: str) -> None:
-        while not self._stop.is_set():
-            w = watch.Watch()
-            try:
-                for event in w.stream(
-                    custom.list_namespaced_custom_object,
-                    GROUP,
-                    VERSION,
-                    namespace,
-                    PLURAL,
-                    timeout_seconds=30,
-                ):
-                    self._see(event["object"])
-                    if self._stop.is_set():
-                        w.stop()
-            except Exception:  # a dropped stream: watch again (re-lists, which is fine)
-                if not self._stop.is_set():
-                    time.sleep(0.5)
+        args = (GROUP, VERSION, namespace, PLURAL)
+        self._stop = watch_forever(custom.list_namespaced_custom_object, args, self._see)
 
     def _see(self, obj: dict[str, Any]) -> None:
         name = obj["metadata"]["name"]
@@ -190,21 +192,7 @@ class JobWatcher:
     def __init__(self, batch: client.BatchV1Api, namespace: str) -> None:
         self.seen: dict[str, tuple[str, float]] = {}  # job -> (schedule, first seen)
         self.complete: dict[str, float] = {}
-        self._stop = threading.Event()
-        threading.Thread(
-            target=self._run, args=(batch, namespace), daemon=True, name="bench-jobs"
-        ).start()
-
-    def _run(self, batch: client.BatchV1Api, namespace: str) -> None:
-        while not self._stop.is_set():
-            try:
-                for event in watch.Watch().stream(
-                    batch.list_namespaced_job, namespace, timeout_seconds=30
-                ):
-                    self._see(event["object"])
-            except Exception:  # a dropped stream: watch again
-                if not self._stop.is_set():
-                    time.sleep(0.5)
+        self._stop = watch_forever(batch.list_namespaced_job, (namespace,), self._see)
 
     def _see(self, job: Any) -> None:
         now = time.monotonic()
@@ -380,7 +368,6 @@ class Bench:
         once; seconds from each create until the Job is Complete."""
         ns = self.namespace("floor-jobs")
         start: dict[str, float] = {}
-        done: dict[str, float] = {}
         pod = {
             "metadata": {
                 "annotations": {
@@ -399,17 +386,13 @@ class Bench:
             body = {"metadata": {"name": f"j-{i}"}, "spec": {"backoffLimit": 0, "template": pod}}
             self.batch.create_namespaced_job(ns, body)
 
-        def complete() -> bool:
-            for j in self.batch.list_namespaced_job(ns).items:
-                finished = any(
-                    c.type == "Complete" and c.status == "True" for c in j.status.conditions or []
-                )
-                if finished:
-                    done.setdefault(j.metadata.name, time.monotonic())
-            return len(done) == burst
-
-        in_parallel(create, burst)
-        wait(complete, 600, f"{burst} bare Jobs to complete")
+        jobs = JobWatcher(self.batch, ns)  # a watch, not a LIST every poll: no extra load
+        try:
+            in_parallel(create, burst)
+            wait(lambda: len(jobs.complete) == burst, 600, f"{burst} bare Jobs to complete")
+        finally:
+            jobs.stop()
+        done = jobs.complete
         latencies = [done[name] - start[name] for name in start]
         self.out["floor_job_burst_p50_seconds"] = statistics.median(latencies)
         self.out["floor_job_burst_p99_seconds"] = percentile(latencies, 99)
