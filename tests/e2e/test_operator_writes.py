@@ -1,7 +1,8 @@
 """How many API writes the operator makes: for one new schedule, and for an idle resync
 (a restart re-listing everything; a metadata-only touch of the CR), which must write
-nothing. Counted twice: by the operator (aischeduler_api_writes_total) and by the
-apiserver itself (apiserver_request_total). The numbers are printed (``-s``) and saved to
+nothing; and how many reads a restart makes: one LIST per watched kind. Writes are counted
+twice: by the operator (aischeduler_api_writes_total) and by the apiserver itself
+(apiserver_request_total). The numbers are printed (``-s``) and saved to
 /tmp/aisched-writes.txt."""
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ T = TypeVar("T")
 REPORT = Path("/tmp/aisched-writes.txt")  # noqa: S108 - a report for humans, not a secret
 WRITE_VERBS = {"POST", "PATCH", "PUT", "DELETE"}
 RESOURCES = ("assistantschedules", "cronjobs", "jobs", "events")
+WATCHED = ("assistantschedules", "cronjobs", "jobs", "pods")
 BUILTIN_NAMESPACES = {"default", "kube-system", "kube-public", "kube-node-lease"}
 
 
@@ -43,14 +45,25 @@ def operator_writes(operator: OperatorProcess) -> Counter[str]:
     return counts
 
 
-def apiserver_writes(cluster: Cluster) -> Counter[str]:
-    """apiserver_request_total of write verbs by resource (all clients, all namespaces)."""
+def apiserver_requests(
+    cluster: Cluster, verbs: set[str] = WRITE_VERBS, resources: tuple[str, ...] = RESOURCES
+) -> Counter[str]:
+    """apiserver_request_total of ``verbs`` by resource (all clients, all namespaces)."""
     counts: Counter[str] = Counter()
     text = cluster.kubectl("get", "--raw", "/metrics")
     for labels, value in samples(text, "apiserver_request_total"):
-        if labels["verb"] in WRITE_VERBS and labels["resource"] in RESOURCES:
+        if labels["verb"] in verbs and labels["resource"] in resources:
             counts[labels["resource"]] += int(value)
     return counts
+
+
+def apiserver_writes(cluster: Cluster) -> Counter[str]:
+    return apiserver_requests(cluster)
+
+
+def apiserver_lists(cluster: Cluster) -> Counter[str]:
+    """LISTs of the kinds the operator watches (a watch request is verb WATCH)."""
+    return apiserver_requests(cluster, {"LIST"}, WATCHED)
 
 
 def delta(after: Counter[str], before: Counter[str]) -> dict[str, int]:
@@ -117,7 +130,7 @@ def test_api_writes_for_a_new_schedule_and_an_idle_resync(
     assert new_ours.get("patch assistantschedules/status") == 1
 
     # 2. Idle resync: a restart lists and reconciles everything again.
-    theirs = apiserver_writes(cluster)
+    theirs, lists = apiserver_writes(cluster), apiserver_lists(cluster)
     operator.restart()
     wait_for(
         lambda: schedules_gauge(operator),
@@ -126,7 +139,9 @@ def test_api_writes_for_a_new_schedule_and_an_idle_resync(
     )
     restart_ours = settled(lambda: operator_writes(operator), "the restarted operator to settle")
     restart_theirs = delta(apiserver_writes(cluster), theirs)
+    restart_lists = delta(apiserver_lists(cluster), lists)
     lines.append(f"restart resync: operator {dict(restart_ours)} apiserver {restart_theirs}")
+    lines.append(f"restart reads: LISTs {restart_lists}")
 
     # 3. Idle resync: a metadata-only change of the CR (one PATCH, our own).
     ours, theirs = operator_writes(operator), apiserver_writes(cluster)
@@ -142,6 +157,8 @@ def test_api_writes_for_a_new_schedule_and_an_idle_resync(
     REPORT.write_text(report + "\n")
 
     assert sum(restart_ours.values()) == 0, report
+    # One LIST per watched kind: the start-up listing asks for no sweep (relist.Listings).
+    assert restart_lists == dict.fromkeys(sorted(WATCHED), 1), report
     assert restart_theirs.get("assistantschedules", 0) == 0, report
     assert restart_theirs.get("cronjobs", 0) == 0, report
     assert touch_ours == {}, report

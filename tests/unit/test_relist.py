@@ -3,7 +3,7 @@ the cache heard of after the read began."""
 
 from __future__ import annotations
 
-from aischeduler_operator.relist import Cached, ghosts
+from aischeduler_operator.relist import Cached, Listings, ghosts
 
 KEY = ("team", "daily")
 
@@ -32,3 +32,35 @@ def test_a_recreated_object_of_the_same_name_is_a_new_uid() -> None:
     # The old object of that name went; one of the same name exists now: the old uid goes.
     old = Cached(KEY, "team", "daily", "uid-1", 1.0)
     assert ghosts([old], live={"uid-2"}, read_started=5.0) == [old]
+
+
+def test_the_first_listing_of_each_kind_needs_no_sweep() -> None:
+    # At start-up the caches were empty before the listing: nothing in them can be a ghost.
+    listings = Listings()
+    for kind in ("schedules", "cronjobs", "schedules", "jobs", "pods"):
+        listings.heard(kind)
+    assert listings.settled() is False
+    # A kind listed for the first time later (its first listing came in a later burst).
+    listings.heard("pods")  # listed before: a relist
+    assert listings.settled() is True
+
+
+def test_a_kind_listed_again_after_its_first_listing_calls_for_a_sweep() -> None:
+    listings = Listings()
+    listings.heard("cronjobs")
+    assert listings.settled() is False
+    listings.heard("jobs")  # first listing of jobs, in a later burst
+    assert listings.settled() is False
+    listings.heard("cronjobs")  # its watch could not resume: kopf listed it again
+    listings.heard("jobs")
+    assert listings.settled() is True
+    assert listings.settled() is False  # one sweep per burst
+
+
+def test_a_write_answered_404_calls_for_a_sweep() -> None:
+    listings = Listings()
+    listings.heard("schedules")
+    listings.heard(None)  # during the first listing: still swept
+    assert listings.settled() is True
+    listings.heard(None)
+    assert listings.settled() is True

@@ -82,11 +82,12 @@ class IndexCaches:
 
 
 class Sweeper:
-    """After kopf listed (again), reads each kind once and drops the ghosts (relist.py).
+    """After kopf listed again, reads each kind once and drops the ghosts (relist.py).
 
-    Every kind is swept after a listing of any: a kind whose objects all went while no
+    Every kind is swept after a relisting of any: a kind whose objects all went while no
     watch was looking lists empty and so sends no event of its own. A write answered 404
-    (what the cache shows is gone) asks for a sweep too."""
+    (what the cache shows is gone) asks for a sweep too. The first listing of each kind, at
+    start-up, asks for none (``relist.Listings``): a start costs one LIST per kind."""
 
     def __init__(
         self,
@@ -103,10 +104,13 @@ class Sweeper:
         self._trigger = trigger
         self._timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._listings = relist.Listings()
 
-    def soon(self) -> None:
-        """Sweeps once nothing asked again for ``relist.SETTLE_SECONDS`` (a listing is a
-        burst of events: one sweep after it)."""
+    def soon(self, kind: str | None = None) -> None:
+        """Called with each listing event's kind (``KINDS``), or with none for a write
+        answered 404. Sweeps, if the burst calls for it, once nothing asked again for
+        ``relist.SETTLE_SECONDS`` (a listing is a burst of events: one sweep after it)."""
+        self._listings.heard(kind)
         if self._timer is not None:
             self._timer.cancel()
         loop = asyncio.get_running_loop()
@@ -114,6 +118,8 @@ class Sweeper:
 
     def _start(self) -> None:
         self._timer = None
+        if not self._listings.settled():
+            return
         task = asyncio.create_task(self._sweep(), name="aischeduler-sweep")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -176,19 +176,19 @@ async def pod_index(**kwargs: Any) -> Any:
 
 
 # A listing event (type None: kopf listed the kind, at start-up or after its watch
-# expired) also asks for a sweep of that kind once the listing is over.
+# expired) is told to the sweeper, which reads every kind once after a relisting.
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL, id="schedule_event")
 async def schedule_event(**kwargs: Any) -> None:
     if kwargs["type"] is None:
-        sweeper().soon()
+        sweeper().soon("schedules")
     controller().trigger((kwargs["namespace"], kwargs["name"]))
 
 
 async def _owned_event(**kwargs: Any) -> None:
     if kwargs["type"] is None:
-        sweeper().soon()
+        sweeper().soon(kwargs["resource"].plural)  # cronjobs, jobs, pods: caches.KINDS
     key = _owned_key(kwargs)
     if key is not None:
         controller().trigger(key)
