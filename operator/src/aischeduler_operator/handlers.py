@@ -16,7 +16,7 @@ import kopf
 from kopf import Body, BodyEssence, DiffBaseStorage, Patch
 from kubernetes import client, config
 
-from aischeduler_operator import discovery, metrics, names
+from aischeduler_operator import discovery, kopftoggles, metrics, names
 from aischeduler_operator.caches import IndexCaches, Sweeper, state_reader
 from aischeduler_operator.kube import Kube
 from aischeduler_operator.models import GROUP, PLURAL, VERSION
@@ -30,6 +30,8 @@ from aischeduler_operator.observe import (
 )
 from aischeduler_operator.reconcile import WORKERS, Controller
 from aischeduler_operator.settings import Settings, load_settings
+
+kopftoggles.quiet()  # before kopf starts: its index pre-population wakes every waiter
 
 OWNED_KINDS = (("batch", "v1", "cronjobs"), ("batch", "v1", "jobs"), ("", "v1", "pods"))
 OWNED_SELECTOR = f"{names.MANAGED_BY_LABEL}={names.MANAGED_BY}"
