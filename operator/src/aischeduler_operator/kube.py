@@ -21,8 +21,14 @@ from aischeduler_operator.models import GROUP, KIND, PLURAL, VERSION
 COMPONENT = "aischeduler-operator"
 INSTANCE = socket.gethostname()
 MERGE = "application/merge-patch+json"
-REQUEST_TIMEOUT = 60  # seconds, as kopf's own requests (handlers.configure)
 JSON_PATCH = "application/json-patch+json"
+REQUEST_TIMEOUT = 60  # seconds, as kopf's own requests (handlers.configure)
+CRONJOBS = "/apis/batch/v1/namespaces/{namespace}/cronjobs"
+JOBS = "/apis/batch/v1/namespaces/{namespace}/jobs"
+EVENTS = "/api/v1/namespaces/{namespace}/events"
+SCHEDULES = f"/apis/{GROUP}/{VERSION}/namespaces/{{namespace}}/{PLURAL}"
+# Deletes leave the Jobs' pods to the garbage collector, without waiting for it.
+BACKGROUND = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"}
 
 
 @contextmanager
@@ -35,18 +41,6 @@ def _gone_is_fine() -> Iterator[None]:
             raise
 
 
-def _body(manifest: dict[str, Any]) -> Any:
-    """Our manifests are plain dicts; the typed client accepts them as request bodies."""
-    return manifest
-
-
-def _drain(response: Any) -> None:
-    """Writes whose answer we do not read ask for it raw (``_preload_content=False``):
-    turning a Job or an Event into the client's typed models costs more CPU than the
-    request. Reading the raw answer gives its connection back to the pool."""
-    _ = response.data
-
-
 class Kube:
     def __init__(self, api: client.ApiClient) -> None:
         self.api = api
@@ -55,16 +49,18 @@ class Kube:
         self.core = client.CoreV1Api(api)
         self.events = EventLog()
 
-    def _post(self, path: str, body: dict[str, Any]) -> bytes:
-        """POSTs a plain JSON body and returns the raw answer. The client's typed create
-        calls (kubernetes >= 35) first validate the body into its pydantic model and dump it
-        back: in a burst of new schedules that was about a sixth of the operator's CPU
-        (py-spy), for a manifest we built ourselves; a field the model does not know would
-        be dropped too."""
+    def _send(
+        self, method: str, path: str, body: Any = None, content_type: str = "application/json"
+    ) -> bytes:
+        """One write with a plain JSON body; returns the raw answer. The client's typed
+        calls (kubernetes >= 35) validate every argument with pydantic, and the create calls
+        turn the body into the client's model and dump it back: for manifests and patches
+        we built ourselves that was about a fifth of the operator's CPU in a burst of new
+        schedules (py-spy), and a field the model does not know would be dropped."""
         request = self.api.param_serialize(
-            method="POST",
+            method=method,
             resource_path=path,
-            header_params={"Content-Type": "application/json", "Accept": "application/json"},
+            header_params={"Content-Type": content_type, "Accept": "application/json"},
             body=body,
             auth_settings=["BearerToken"],
         )
@@ -79,7 +75,7 @@ class Kube:
         that name exists already (409)."""
         metrics.API_WRITES.labels("create", plural).inc()
         try:
-            self._post(path.format(namespace=manifest["metadata"]["namespace"]), manifest)
+            self._send("POST", path.format(namespace=manifest["metadata"]["namespace"]), manifest)
         except ApiException as e:
             if e.status == 409:
                 return False
@@ -154,38 +150,32 @@ class Kube:
     # ------------------------------------------------------------------ writes
     def create_cronjob(self, manifest: dict[str, Any]) -> bool:
         """Creates a CronJob; False when one of that name exists already."""
-        return self._create("cronjobs", "/apis/batch/v1/namespaces/{namespace}/cronjobs", manifest)
+        return self._create("cronjobs", CRONJOBS, manifest)
 
     def patch_cronjob(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
         metrics.API_WRITES.labels("patch", "cronjobs").inc()
-        _drain(
-            self.batch.patch_namespaced_cron_job(
-                name, namespace, patch, _content_type=MERGE, _preload_content=False
-            )
-        )
+        self._send("PATCH", f"{CRONJOBS.format(namespace=namespace)}/{name}", patch, MERGE)
 
     def delete_cronjob(self, namespace: str, name: str) -> None:
         metrics.API_WRITES.labels("delete", "cronjobs").inc()
         with _gone_is_fine():
-            self.batch.delete_namespaced_cron_job(name, namespace, propagation_policy="Background")
+            self._send("DELETE", f"{CRONJOBS.format(namespace=namespace)}/{name}", BACKGROUND)
 
     def create_job(self, manifest: dict[str, Any]) -> bool:
         """Creates a Job; False when one of that name exists already."""
-        return self._create("jobs", "/apis/batch/v1/namespaces/{namespace}/jobs", manifest)
+        return self._create("jobs", JOBS, manifest)
 
     def patch_job(self, namespace: str, name: str, operations: list[dict[str, Any]]) -> None:
         metrics.API_WRITES.labels("patch", "jobs").inc()
         with _gone_is_fine():
-            _drain(
-                self.batch.patch_namespaced_job(
-                    name, namespace, operations, _content_type=JSON_PATCH, _preload_content=False
-                )
+            self._send(
+                "PATCH", f"{JOBS.format(namespace=namespace)}/{name}", operations, JSON_PATCH
             )
 
     def delete_job(self, namespace: str, name: str) -> None:
         metrics.API_WRITES.labels("delete", "jobs").inc()
         with _gone_is_fine():
-            self.batch.delete_namespaced_job(name, namespace, propagation_policy="Background")
+            self._send("DELETE", f"{JOBS.format(namespace=namespace)}/{name}", BACKGROUND)
 
     def post_event(self, meta: dict[str, Any], kind: str, reason: str, message: str) -> None:
         """An Event about the schedule of ``meta`` (name, namespace, uid, resourceVersion);
@@ -220,7 +210,7 @@ class Kube:
             "count": 1,
         }
         metrics.API_WRITES.labels("create", "events").inc()
-        created = json.loads(self._post(f"/api/v1/namespaces/{meta['namespace']}/events", event))
+        created = json.loads(self._send("POST", EVENTS.format(namespace=meta["namespace"]), event))
         name = (created.get("metadata") or {}).get("name")
         if name:
             self.events.remember(key, Posted(name, 1))
@@ -229,14 +219,11 @@ class Kube:
         """One more of an Event already posted; False when it is gone (expired)."""
         metrics.API_WRITES.labels("patch", "events").inc()
         try:
-            _drain(
-                self.core.patch_namespaced_event(
-                    posted.name,
-                    namespace,
-                    _body({"count": posted.count + 1, "lastTimestamp": now}),
-                    _content_type=MERGE,
-                    _preload_content=False,
-                )
+            self._send(
+                "PATCH",
+                f"{EVENTS.format(namespace=namespace)}/{posted.name}",
+                {"count": posted.count + 1, "lastTimestamp": now},
+                MERGE,
             )
         except ApiException as e:
             if e.status == 404:
@@ -253,7 +240,5 @@ class Kube:
         body: dict[str, Any] = {"status": patch}
         if resource_version:
             body["metadata"] = {"resourceVersion": resource_version}
-        updated = self.custom.patch_namespaced_custom_object_status(
-            GROUP, VERSION, namespace, PLURAL, name, body
-        )
-        return cast(dict[str, Any], updated)
+        path = f"{SCHEDULES.format(namespace=namespace)}/{name}/status"
+        return cast(dict[str, Any], json.loads(self._send("PATCH", path, body, MERGE)))
