@@ -399,6 +399,17 @@ def cronjob_actions(
     return ((PatchCronJob(name, patch),) if patch is not None else ()), None
 
 
+def own_cronjob_echo(settled: Observed | None, o: Observed, created: dict[str, Any] | None) -> bool:
+    """``o`` is what our last decision led to (``settled``) plus the CronJob it created
+    (``created``), as the API stored it and not yet run: deciding again would find it ours
+    and in place, and change nothing. Saves a decision per new schedule."""
+    if settled is None or created is None or settled.cronjob is not None or o.cronjob is None:
+        return False
+    if o.cronjob.last_schedule_time is not None or replace(o, cronjob=None) != settled:
+        return False
+    return drift.cronjob_patch(o.cronjob.body(), created) is None
+
+
 def conflict_message(cronjob: str, foreign: str) -> str:
     return (
         f"CronJob {cronjob} exists and is not managed by this schedule ({foreign}); "
@@ -726,7 +737,7 @@ def decide(o: Observed) -> Decision:
         *created,
         *(DeleteJob(name) for name in records.delete),
     ]
-    if status != load_status(s.status).to_dict():
+    if status != old.to_dict():  # old is frozen: the status as stored, parsed once
         actions.append(PatchStatus(status_patch(s.status, status), s.resource_version, status))
     if entries:
         actions.append(Recorded(entries, a.times.counts))

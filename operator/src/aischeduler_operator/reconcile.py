@@ -49,7 +49,7 @@ from aischeduler_operator.observe import (
     ScheduleFacts,
     snapshot,
 )
-from aischeduler_operator.plan import conflict_message, decide, retry_delay
+from aischeduler_operator.plan import conflict_message, decide, own_cronjob_echo, retry_delay
 from aischeduler_operator.settings import Settings
 from aischeduler_operator.times import parse_time
 
@@ -204,6 +204,8 @@ class Controller:
         # The resourceVersion our last status patch replaced: while the cache still shows
         # it, the cache is behind our own write (its echo will queue the key again).
         self._written_over: dict[Key, str] = {}
+        # The CronJob our last decision created, until its echo comes (own_cronjob_echo).
+        self._created: dict[Key, dict[str, Any]] = {}
         self._timer_owed: set[Key] = set()
         # Called when a write is answered 404: what the caches show is gone (handlers.py
         # sweeps the caches then, see relist.py).
@@ -242,7 +244,12 @@ class Controller:
             return
         self._written_over.pop(key, None)
         self._timer_owed.discard(key)
-        if not timer and self._settled.get(key) == o:
+        settled = self._settled.get(key)
+        if not timer and settled == o:
+            return
+        if not timer and own_cronjob_echo(settled, o, self._created.get(key)):
+            self._settled[key] = o
+            self._created.pop(key, None)
             return
         loop = asyncio.get_running_loop()
         d, result = await loop.run_in_executor(self._threads, self._decide_and_run, o)
@@ -285,6 +292,11 @@ class Controller:
             )
             settled = replace(settled, schedule=schedule)
         self._settled[key] = settled
+        created = next((a.manifest for a in d.actions if isinstance(a, CreateCronJob)), None)
+        if created is None:
+            self._created.pop(key, None)
+        else:
+            self._created[key] = created
         if d.requeue_at is None:
             self.queue.cancel_timer(key)
         else:
@@ -295,6 +307,7 @@ class Controller:
         """A conditional write met a newer object: decide again from the newer one."""
         count = self._conflicts[key] = self._conflicts.get(key, 0) + 1
         self._settled.pop(key, None)
+        self._created.pop(key, None)
         log.info("%s/%s: cache behind the API (%s); retrying", *key, why)
         self.queue.add_after(key, min(5.0, 0.05 * 2**count))
 
@@ -315,6 +328,7 @@ class Controller:
         failures = (previous.failures if previous else 0) + 1
         self._errors[key] = ErrorFact(message, failures, o.now)
         self._settled.pop(key, None)
+        self._created.pop(key, None)
         log.warning("reconcile of %s/%s failed (%s)", *key, message)
         if d is not None and d.backing_off:
             # Reporting the failure failed too (the API is down?): wait out the back-off.
@@ -325,7 +339,13 @@ class Controller:
     def forget(self, key: Key) -> None:
         """The schedule is gone: drop everything kept for it."""
         metrics.set_phase(key, None)
-        for state in (self._errors, self._conflicts, self._settled, self._written_over):
+        for state in (
+            self._errors,
+            self._conflicts,
+            self._settled,
+            self._written_over,
+            self._created,
+        ):
             state.pop(key, None)
         self._timer_owed.discard(key)
         self.queue.forget(key)
@@ -337,6 +357,7 @@ class Controller:
             "conflicts": len(self._conflicts),
             "settled": len(self._settled),
             "written_over": len(self._written_over),
+            "created": len(self._created),
             "timer_owed": len(self._timer_owed),
             **self.queue.sizes(),
             "phases": metrics.tracked_phases(),
