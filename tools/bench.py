@@ -489,8 +489,9 @@ class Bench:
         jobs: JobWatcher,
         tag: str,
     ) -> None:
-        """Medians of each run's parts: annotation → Job created (the operator), Job
-        created → Complete (the Job controller and kwok), Complete → history (the operator)."""
+        """p50 and p99 of each run's parts: annotation → Job created (the operator), Job
+        created → Complete (the Job controller and kwok), Complete → history (the operator),
+        and the operator's two parts together."""
         parts: dict[str, list[float]] = {"to_job": [], "job_run": [], "to_history": []}
         for n in names:
             job_name = jobs.first_after(n, start[n])
@@ -500,9 +501,12 @@ class Bench:
             parts["to_job"].append(created - start[n])
             parts["job_run"].append(done - created)
             parts["to_history"].append(watcher.history[n][1] - done)
+        ours = zip(parts["to_job"], parts["to_history"], strict=True)
+        parts["operator"] = [to_job + to_history for to_job, to_history in ours]
         for part, values in parts.items():
             if values:
                 self.out[f"{tag}_{part}_p50_seconds"] = statistics.median(values)
+                self.out[f"{tag}_{part}_p99_seconds"] = percentile(values, 99)
 
     def unrelated_pods(self, count: int) -> None:
         ns = self.namespace("unrelated")
