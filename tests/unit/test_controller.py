@@ -205,25 +205,16 @@ def test_nothing_grows_after_many_create_delete_cycles() -> None:
         await settle(cluster, controller)
         return controller.sizes()
 
-    before = metrics.tracked_phases(), gauge_total(), per_schedule_series()
+    before = metrics.tracked_series(), gauge_total(), per_schedule_series()
     sizes = run(scenario)
-    sizes["phases"] -= before[0]
+    sizes["metric_series"] -= before[0]
     assert {k: v for k, v in sizes.items() if v} == {}
     assert gauge_total() == before[1]
     assert per_schedule_series() == before[2]  # each schedule's series went with it
 
 
 def per_schedule_series() -> int:
-    return sum(
-        len(family.samples)
-        for metric in (
-            metrics.SCHEDULE_PHASE,
-            metrics.CONSECUTIVE_FAILURES,
-            metrics.SCHEDULE_RUNS,
-            metrics.TOKENS,
-        )
-        for family in metric.collect()
-    )
+    return sum(len(family.samples) for family in metrics.PER_SCHEDULE.collect())
 
 
 def gauge_total() -> float:

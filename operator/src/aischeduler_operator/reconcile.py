@@ -360,5 +360,5 @@ class Controller:
             "created": len(self._created),
             "timer_owed": len(self._timer_owed),
             **self.queue.sizes(),
-            "phases": metrics.tracked_phases(),
+            "metric_series": metrics.tracked_series(),
         }
