@@ -449,6 +449,7 @@ class Bench:
         delta = self.since(before)
         self.out["requests_at_restart"] = dict(delta)
         self.out["restart_reads_writes"] = self.split(delta)
+        self.out["operator_rss_mib_after_restart"] = self.operator.rss_mib()
 
     def burst(
         self, ns: str, names: list[str], watcher: Watcher, jobs: JobWatcher, tag: str
