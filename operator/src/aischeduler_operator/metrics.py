@@ -11,6 +11,8 @@ from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from aischeduler_operator.observe import Key
+
 RUNS = Counter("aischeduler_runs_total", "Runs recorded in status.history, by result.", ["result"])
 RUN_DURATION = Histogram(
     "aischeduler_run_duration_seconds",
@@ -36,7 +38,6 @@ PHASES = ("Active", "Suspended", "Paused", "Completed", "Invalid")
 for _phase in PHASES:
     SCHEDULES.labels(_phase).set(0)
 
-Key = tuple[str, str]
 PER_SCHEDULE_LABELS = ["namespace", "schedule"]
 
 
