@@ -82,6 +82,11 @@ def configure(operator: kopf.OperatorSettings, ours: Settings) -> dict[str, str]
     operator.watching.server_timeout = 300
     operator.watching.client_timeout = 330
     operator.networking.request_timeout = 60
+    # kopf gives each object with events a worker task, kept 5 s after its last event by
+    # default. In a burst every new schedule, CronJob, Job and Pod has one, and the memory
+    # they held stays the process's high-water mark: 0.5 s took the RSS after 1,000 new
+    # schedules from 162 to 123-127 MiB (make bench), with no change in creation time.
+    operator.queueing.idle_timeout = 0.5
     owned = OWNED_SELECTOR
     if ours.schedule_selector:
         # Sharding: this operator serves only the schedules matching the selector, and
