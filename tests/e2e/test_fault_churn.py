@@ -19,8 +19,8 @@ MIB = 1024 * 1024
 # The first half warms up (Python's arenas and dicts grow to the largest wave seen, the
 # bounded memos and the Event LRU fill): 11-20 MiB in all, flattening out, with the
 # operator of before the scale work as with this one. A leak grows with the cycles, so the
-# second half (500 cycles) is what must stay flat: 8 MiB is 16 KiB per cycle, under half
-# of what one live schedule takes (~35 KiB in the steady state, README "Benchmarks").
+# second half (500 cycles) is what must stay flat: 8 MiB is 16 KiB per cycle, well under
+# what one live schedule takes (~27 KiB in the steady state, README "Benchmarks").
 LATE_GROWTH_MIB = 8.0
 
 
