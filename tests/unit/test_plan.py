@@ -277,6 +277,26 @@ def test_running_job_from_cronjob_is_announced_once_and_listed_active() -> None:
     assert again.events == []
 
 
+def test_job_not_started_yet_changes_nothing_until_the_job_controller_starts_it() -> None:
+    # The Job controller sets startTime when it first syncs a Job. Before that the run is
+    # not running: not active, not announced, not the last schedule time. Once started,
+    # all of that changes together: one status write per start, not two.
+    cr, idle = settle(schedule())
+    started = job("daily-1", scheduled=NOW - timedelta(seconds=5))
+    unstarted = {**started, "status": {}}
+    before = run(cr, [unstarted], [pod("daily-1")])
+    assert before.status_patch is None
+    assert before.events == []
+    after = run(cr, [started], [pod("daily-1")])
+    changed = {k for k, v in after.status.items() if cr["status"].get(k) != v}
+    assert changed == {"active", "lastScheduleTime"}
+    assert after.status["active"] == [
+        {"job": "daily-1", "startTime": rfc3339(NOW - timedelta(seconds=5))}
+    ]
+    assert reasons(after) == ["RunStarted"]
+    assert idle.status_patch is None
+
+
 def test_run_whose_job_vanished_while_active_is_counted_failed() -> None:
     # Listed active, then its Job was deleted (by hand, while the operator was down)
     # before it finished or was recorded: counted once, as a failed run, never Missed.

@@ -147,7 +147,7 @@ def record_runs(
     delete: list[str] = []
     for v in views:
         if not v.finished:
-            if v.trigger == "Scheduled" and v.name not in listed:
+            if v.trigger == "Scheduled" and v.name not in listed and v.start_time is not None:
                 started.append(v)
             continue
         if not (v.recorded or v.name in in_history):
@@ -497,7 +497,11 @@ def new_status(
     paused = p.paused if p is not None else _kept(old, "Paused")
     limit = r.spec.history_limit if isinstance(r, Resolved) else max(len(history), 1)
     newest = entries[-1] if entries else (old.history[0] if old.history else None)
-    scheduled = [v.scheduled_time for v in views if v.scheduled_time]
+    # A run counts here, in active and for RunStarted (record_runs) once the Job controller
+    # has started its Job (it sets startTime when it first syncs it): a Job seen before
+    # that would change the status twice, a write more per run (make bench's burst).
+    started = [v for v in views if v.start_time is not None]
+    scheduled = [v.scheduled_time for v in started if v.scheduled_time]
     scheduled += [t for t in (parse_time(old.last_schedule_time),) if t]
     succeeded = [parse_time(e.completion_time) for e in entries if e.result == "Succeeded"]
     successful = [t for t in [*succeeded, parse_time(old.last_successful_time)] if t]
@@ -514,9 +518,9 @@ def new_status(
         last_successful_time=rfc3339(max(successful)) if successful else None,
         last_result=newest.result if newest else None,
         active=[
-            ActiveRun(job=v.name, start_time=rfc3339(v.start_time) if v.start_time else None)
-            for v in views
-            if not v.finished
+            ActiveRun(job=v.name, start_time=rfc3339(v.start_time))
+            for v in started
+            if v.start_time is not None and not v.finished
         ],
         runs=runs,
         history=history[:limit],
