@@ -9,8 +9,11 @@ One run measures, with N schedules (``--schedules``, default 1,000):
   reads and writes) during creation, in a 60 s idle window starting 5 s after all are
   Ready, and at an operator restart; the operator's CPU in that window and its RSS;
 - a burst of 100 run-now annotations → history latency p50/p99 (pods take 0 s), split
-  into the operator's part (to the Job, to the history) and the cluster's (the Job's run);
-- the same burst with 2,000 unrelated Pods in the cluster.
+  into the operator's part (to the Job, to the history) and the cluster's (the Job's run),
+  and how many of the runs succeeded;
+- the same burst with 2,000 unrelated Pods in the cluster (once they are Running);
+- each process's share of a core (control plane, operator, this bench) during creation and
+  each burst, and the requests each burst took: where the machine's 2 cores go.
 It prints a table and one JSON line. ``--operator-src`` measures another checkout's
 operator (e.g. main's, for a before/after) with the same harness."""
 
@@ -92,6 +95,29 @@ def core_numbers() -> dict[str, float]:
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuShares:
+    """Each process's share of one core (percent) from now until ``percent()``: where the
+    machine's 2 cores go while the operator works."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.start = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        self.t0 = time.monotonic()
+
+    def percent(self) -> dict[str, float]:
+        elapsed = time.monotonic() - self.t0
+        return {
+            name: round((cpu_seconds(pid) - self.start[name]) / elapsed * 100, 1)
+            for name, pid in self.pids.items()
+        }
+
+
 def in_parallel(work: Callable[[int], object], count: int) -> float:
     """Runs ``work(i)`` for i < count on 8 threads; returns the seconds it took."""
     t0 = time.monotonic()
@@ -165,6 +191,7 @@ class Watcher:
     def __init__(self, custom: client.CustomObjectsApi, namespace: str) -> None:
         self.ready: dict[str, float] = {}
         self.history: dict[str, tuple[int, float]] = {}
+        self.newest_result: dict[str, str] = {}
         args = (GROUP, VERSION, namespace, PLURAL)
         self._stop = watch_forever(custom.list_namespaced_custom_object, args, self._see)
 
@@ -177,9 +204,10 @@ class Watcher:
             for c in status.get("conditions") or []
         ):
             self.ready[name] = now
-        length = len(status.get("history") or [])
-        if length != self.history.get(name, (0, 0.0))[0]:
-            self.history[name] = (length, now)
+        history = status.get("history") or []
+        if len(history) != self.history.get(name, (0, 0.0))[0]:
+            self.history[name] = (len(history), now)
+            self.newest_result[name] = history[0].get("result", "") if history else ""
 
     def stop(self) -> None:
         self._stop.set()
@@ -279,14 +307,22 @@ class Operator:
     def rss_mib(self) -> float:
         return self._proc_status("VmRSS:")
 
-    def cpu_seconds(self) -> float:
+    @property
+    def pid(self) -> int:
         assert self.proc is not None  # noqa: S101
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return self.proc.pid
 
 
 class Bench:
-    def __init__(self, bin_dir: Path, kubeconfig: Path, workdir: Path, src: Path | None) -> None:
+    def __init__(
+        self,
+        bin_dir: Path,
+        kubeconfig: Path,
+        workdir: Path,
+        src: Path | None,
+        cluster: dict[str, int] | None = None,
+    ) -> None:
+        self.cluster = cluster or {}  # the control plane's processes by name, for CPU shares
         self.kubectl = [str(bin_dir / "kubectl"), f"--kubeconfig={kubeconfig}"]
         self.api = config.new_client_from_config(config_file=str(kubeconfig))
         self.custom = client.CustomObjectsApi(self.api)
@@ -294,6 +330,10 @@ class Bench:
         self.core = client.CoreV1Api(self.api)
         self.operator = Operator(kubeconfig, workdir / "operator.log", src)
         self.out: dict[str, Any] = {}
+
+    def cpu_shares(self) -> CpuShares:
+        """The CPU shares of the control plane, the operator and this bench (its watches)."""
+        return CpuShares({**self.cluster, "operator": self.operator.pid, "bench": os.getpid()})
 
     # ---------------------------------------------------------------- apiserver counters
     def requests(self) -> Counter[str]:
@@ -406,7 +446,7 @@ class Bench:
     def create(self, n: int, ns: str, watcher: Watcher) -> None:
         self.operator.start()
         self.out["operator_rss_mib_at_start"] = self.operator.rss_mib()
-        before = self.requests()
+        before, shares = self.requests(), self.cpu_shares()
         t0 = time.monotonic()
         in_parallel(
             lambda i: self.custom.create_namespaced_custom_object(
@@ -416,6 +456,7 @@ class Bench:
         )
         wait(lambda: len(watcher.ready) >= n, 1800, f"{n} schedules Ready")
         seconds = max(watcher.ready.values()) - t0
+        self.out["creation_cpu_percent"] = shares.percent()
         self.out["seconds_until_all_ready"] = seconds
         self.out["ratio_to_essential_floor"] = seconds / self.out["floor_essential_seconds"]
         self.out["ratio_to_bare_cronjobs"] = seconds / self.out["floor_bare_cronjobs_seconds"]
@@ -428,12 +469,12 @@ class Bench:
 
     def idle(self, n: int) -> None:
         time.sleep(5)  # the window starts 5 s after all are Ready, as the issue measures
-        before, cpu0 = self.requests(), self.operator.cpu_seconds()
+        before, shares = self.requests(), CpuShares({"operator": self.operator.pid})
         time.sleep(60)
         delta = self.since(before)
         self.out["requests_idle_60s"] = dict(delta)
         self.out["idle_60s_reads_writes"] = self.split(delta)
-        self.out["idle_cpu_percent"] = (self.operator.cpu_seconds() - cpu0) / 60 * 100
+        self.out["idle_cpu_percent"] = shares.percent()["operator"]
         self.out[f"operator_rss_mib_at_{n}"] = self.operator.rss_mib()
 
     def restart(self, n: int) -> None:
@@ -457,7 +498,7 @@ class Bench:
         """100 run-now annotations at once → each schedule's history grows."""
         start: dict[str, float] = {}
         had = {name: watcher.history.get(name, (0, 0.0))[0] for name in names}
-        cpu0, t0 = self.operator.cpu_seconds(), time.monotonic()
+        before, shares = self.requests(), self.cpu_shares()
 
         def run_now(i: int) -> None:
             name = names[i]
@@ -477,13 +518,15 @@ class Bench:
             return [n for n in names if watcher.history.get(n, (0, 0.0))[0] > had[n]]
 
         wait(lambda: len(recorded()) == len(names), 600, f"{len(names)} run-now entries")
-        # The share of a core the operator took while the burst ran (the cluster's part of
-        # each run shares the same 2 cores).
-        self.out[f"{tag}_operator_cpu_percent"] = (
-            (self.operator.cpu_seconds() - cpu0) / (time.monotonic() - t0) * 100
-        )
+        # Each process's share of a core while the burst ran (the cluster's part of each run
+        # shares the same 2 cores with the operator), and the requests it took.
+        self.out[f"{tag}_cpu_percent"] = shares.percent()
+        self.out[f"{tag}_requests"] = dict(self.since(before))
         latencies = [watcher.history[n][1] - start[n] for n in names]
         self.out[f"{tag}_recorded"] = len(recorded())
+        # Recorded is not succeeded: a run whose pod cannot be scheduled is recorded Failed
+        # within seconds, and would pass for a fast one.
+        self.out[f"{tag}_succeeded"] = sum(watcher.newest_result[n] == "Succeeded" for n in names)
         self.out[f"{tag}_p50_seconds"] = statistics.median(latencies)
         self.out[f"{tag}_p99_seconds"] = percentile(latencies, 99)
         self.timeline(names, start, watcher, jobs, tag)
@@ -524,6 +567,15 @@ class Bench:
             ),
             count,
         )
+
+        def running() -> bool:
+            pods = self.core.list_namespaced_pod(
+                ns, field_selector="status.phase=Running", _preload_content=False
+            )
+            return len(json.loads(pods.data)["items"]) == count
+
+        # The burst then runs beside them, not beside kwok still starting them.
+        wait(running, 600, f"{count} unrelated pods Running", every=1.0)
         self.out["unrelated_pods"] = count
 
     def run(self, n: int, burst: int, unrelated: int, crd_at: float) -> dict[str, Any]:
@@ -585,7 +637,8 @@ def main() -> int:
             crd_at = time.monotonic()
             for command in cluster_commands(args.bin, cluster.kubeconfig):
                 subprocess.run(command, check=True, capture_output=True)
-            bench = Bench(args.bin, cluster.kubeconfig, Path(tmp), args.operator_src)
+            processes = {c.name: c.pid for c in cluster.components if c.pid is not None}
+            bench = Bench(args.bin, cluster.kubeconfig, Path(tmp), args.operator_src, processes)
             numbers.update(bench.run(args.schedules, args.burst, args.unrelated_pods, crd_at))
         finally:
             cluster.stop()
