@@ -37,6 +37,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import yaml
 from kubernetes import client, config, watch
 from objects import NOW, job, pod, result, schedule  # tests/unit/objects.py: the test builders
 
@@ -46,6 +47,7 @@ from aischeduler_operator.schedule import load_time_zone, next_times, parse_sche
 from aischeduler_operator.settings import Settings
 from localcluster import LocalCluster
 from localcluster.cluster import free_port
+from localcluster.identity import service_account_kubeconfig
 
 ROOT = Path(__file__).resolve().parents[1]
 GROUP, VERSION, PLURAL = "aischeduler.io", "v1alpha1", "assistantschedules"
@@ -116,6 +118,28 @@ class CpuShares:
             name: round((cpu_seconds(pid) - self.start[name]) / elapsed * 100, 1)
             for name, pid in self.pids.items()
         }
+
+
+def operator_kubeconfig(
+    kubectl: list[str], api: client.ApiClient, admin: Path, workdir: Path
+) -> Path:
+    """The operator runs as it does in a cluster: as the chart's ServiceAccount, with the
+    chart's RBAC (deploy/install.yaml), authenticated by a token the apiserver caches — not
+    as cluster-admin with a client certificate, which the apiserver verifies per request."""
+    kinds = {"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"}
+    install = (ROOT / "deploy" / "install.yaml").read_text()
+    docs = [d for d in yaml.safe_load_all(install) if d and d["kind"] in kinds]
+    subprocess.run(
+        [*kubectl, "apply", "-f", "-"],
+        input=yaml.safe_dump_all(docs),
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+    account = next(d for d in docs if d["kind"] == "ServiceAccount")["metadata"]
+    return service_account_kubeconfig(
+        api, admin, account["name"], account["namespace"], workdir / "operator.kubeconfig"
+    )
 
 
 def in_parallel(work: Callable[[int], object], count: int) -> float:
@@ -328,7 +352,8 @@ class Bench:
         self.custom = client.CustomObjectsApi(self.api)
         self.batch = client.BatchV1Api(self.api)
         self.core = client.CoreV1Api(self.api)
-        self.operator = Operator(kubeconfig, workdir / "operator.log", src)
+        identity = operator_kubeconfig(self.kubectl, self.api, kubeconfig, workdir)
+        self.operator = Operator(identity, workdir / "operator.log", src)
         self.out: dict[str, Any] = {}
 
     def cpu_shares(self) -> CpuShares:

@@ -25,6 +25,7 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from localcluster.identity import service_account_kubeconfig
 from waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -575,21 +576,9 @@ def test_operator_works_with_only_the_charts_permissions(
         rel = Release(unique("asched-w"), unique("asched-w-system"))
         create_namespace(api, rel.namespace, RESTRICTED)
         install(cluster, api, rel, f"watchNamespaces={{{team}}}", "rbac.userRoles.create=false")
-    token = (
-        client.CoreV1Api(api)
-        .create_namespaced_service_account_token(
-            rel.name,
-            rel.namespace,
-            client.AuthenticationV1TokenRequest(
-                spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600)
-            ),
-        )
-        .status.token
+    kubeconfig = service_account_kubeconfig(
+        api, Path(cluster.kubeconfig), rel.name, rel.namespace, tmp_path / "kubeconfig"
     )
-    kubeconfig = yaml.safe_load(Path(cluster.kubeconfig).read_text())
-    for user in kubeconfig["users"]:
-        user["user"] = {"token": token}
-    (tmp_path / "kubeconfig").write_text(yaml.safe_dump(kubeconfig))
     deployment = client.AppsV1Api(api).read_namespaced_deployment(rel.name, rel.namespace)
     env = {e.name: e.value for e in deployment.spec.template.spec.containers[0].env if e.value}
     metrics, health = free_port(), free_port()
@@ -598,7 +587,7 @@ def test_operator_works_with_only_the_charts_permissions(
         "AISCHED_HEALTH_PORT": str(health),
         "AISCHED_LOG_FORMAT": "text",
         "POD_ID": f"test-{rel.name}",
-        "KUBECONFIG": str(tmp_path / "kubeconfig"),
+        "KUBECONFIG": str(kubeconfig),
     }
     log = tmp_path / "operator.log"
     operator = Path(sys.executable).with_name("aischeduler-operator")
