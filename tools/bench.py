@@ -473,7 +473,7 @@ class Bench:
         self.out["operator_rss_mib_at_start"] = self.operator.rss_mib()
         before, shares = self.requests(), self.cpu_shares()
         t0 = time.monotonic()
-        in_parallel(
+        self.out["seconds_to_create_all"] = in_parallel(
             lambda i: self.custom.create_namespaced_custom_object(
                 GROUP, VERSION, ns, PLURAL, assistant_schedule(f"s-{i:05d}", i)
             ),
@@ -481,6 +481,10 @@ class Bench:
         )
         wait(lambda: len(watcher.ready) >= n, 1800, f"{n} schedules Ready")
         seconds = max(watcher.ready.values()) - t0
+        # When half and 99 % were Ready: a long tail (stragglers) or a slow stream?
+        ready = [when - t0 for when in watcher.ready.values()]
+        self.out["seconds_until_half_ready"] = statistics.median(ready)
+        self.out["seconds_until_99_percent_ready"] = percentile(ready, 99)
         self.out["creation_cpu_percent"] = shares.percent()
         self.out["seconds_until_all_ready"] = seconds
         self.out["ratio_to_essential_floor"] = seconds / self.out["floor_essential_seconds"]
