@@ -115,7 +115,7 @@ class CpuShares:
     def percent(self) -> dict[str, float]:
         elapsed = time.monotonic() - self.t0
         return {
-            name: round((cpu_seconds(pid) - self.start[name]) / elapsed * 100, 1)
+            name: round((cpu_seconds(pid) - self.start[name]) / elapsed * 100, 3)
             for name, pid in self.pids.items()
         }
 
