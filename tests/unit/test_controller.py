@@ -38,6 +38,7 @@ class FakeCluster:
         self.calls: Counter[str] = Counter()
         self.versions = itertools.count(1)
         self.refuse_status = 0  # answer this many status patches with 409
+        self.refuse_events = False  # answer every Event post with 403
         self.controller: Controller | None = None
 
     # the Kube interface ------------------------------------------------------------
@@ -67,6 +68,8 @@ class FakeCluster:
 
     def post_event(self, meta: dict[str, Any], kind: str, reason: str, message: str) -> None:
         self.calls["post event"] += 1
+        if self.refuse_events:
+            raise ApiException(status=403, reason="Forbidden")
 
     def __getattr__(self, name: str) -> Any:
         raise AssertionError(f"unexpected API call {name}")  # e.g. a read
@@ -120,10 +123,10 @@ async def settle(cluster: FakeCluster, controller: Controller) -> None:
     for _ in range(200):
         cluster.echo()
         await asyncio.sleep(0.005)
-        if controller.queue.idle():
+        if controller.idle():
             cluster.echo()
             await asyncio.sleep(0.005)
-            if controller.queue.idle():
+            if controller.idle():
                 return
     raise AssertionError(f"never settled: {controller.sizes()}")
 
@@ -190,6 +193,23 @@ def test_a_refused_status_patch_is_retried_from_the_newer_object_without_an_erro
         ready = next(c for c in status["conditions"] if c["type"] == "Ready")
         assert ready["status"] == "True"
         assert cluster.calls["patch status"] == 3
+        assert controller.sizes()["errors"] == 0
+
+    run(scenario)
+
+
+def test_an_event_the_api_refuses_neither_fails_nor_repeats_the_reconcile() -> None:
+    """E.g. an events quota exhausted in the namespace: the schedule is still Ready, with
+    no reconcile error and no second attempt at anything."""
+
+    async def scenario(cluster: FakeCluster, controller: Controller) -> None:
+        cluster.refuse_events = True
+        key = cluster.put(schedule())
+        await settle(cluster, controller)
+        status = cluster.objects["schedule", key]["status"]
+        ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+        assert ready["status"] == "True"
+        assert cluster.calls == {"create cronjob": 1, "patch status": 1, "post event": 1}
         assert controller.sizes()["errors"] == 0
 
     run(scenario)

@@ -31,6 +31,10 @@ HISTORY_LAG = Histogram(
 API_WRITES = Counter(
     "aischeduler_api_writes_total", "Writes the operator sent to the API.", ["verb", "resource"]
 )
+EVENTS_DROPPED = Counter(
+    "aischeduler_events_dropped_total",
+    "Events not posted: refused by the API, or too many waiting (recorder.py).",
+)
 
 RESULTS = ("Succeeded", "Failed", "Missed")
 

@@ -50,6 +50,7 @@ from aischeduler_operator.observe import (
     snapshot,
 )
 from aischeduler_operator.plan import conflict_message, decide, own_cronjob_echo, retry_delay
+from aischeduler_operator.recorder import EventRecorder, Note
 from aischeduler_operator.settings import Settings
 from aischeduler_operator.times import parse_time
 
@@ -92,10 +93,12 @@ class Outcome:
 
 
 class Executor:
-    """Carries out a decision's actions in order; raises on the first refusal."""
+    """Carries out a decision's actions in order; raises on the first refusal. Events go
+    to ``record``, which posts them later (``recorder.py``)."""
 
-    def __init__(self, kube: Kube) -> None:
+    def __init__(self, kube: Kube, record: Callable[[Note], None]) -> None:
         self.kube = kube
+        self.record = record
 
     def run(self, o: Observed, d: Decision) -> Outcome:
         outcome = Outcome()
@@ -127,7 +130,7 @@ class Executor:
                 return Outcome(status_written=action, new_version=new_version)
             case PostEvent(kind, reason, message):
                 assert o.schedule is not None  # noqa: S101 - events are about a schedule
-                self.kube.post_event(o.schedule.meta, kind, reason, message)
+                self.record(Note(o.schedule.meta, kind, reason, message))
             case Recorded(entries, counts):
                 observe_runs(o.key, entries, o.now, dict(counts))
         return None
@@ -193,7 +196,8 @@ class Controller:
         self.settings = settings
         self.caches = caches
         self.clock = clock
-        self.executor = Executor(kube)
+        self.events = EventRecorder(kube.post_event)
+        self.executor = Executor(kube, self.events.record)
         self.queue: WorkQueue[Key] = WorkQueue(self._handle, workers)
         self._threads = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reconcile")
         self._errors: dict[Key, ErrorFact] = {}
@@ -213,11 +217,17 @@ class Controller:
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> None:
+        self.events.start()
         self.queue.start()
 
     async def stop(self) -> None:
         await self.queue.stop()
         self._threads.shutdown(wait=False, cancel_futures=True)
+        await asyncio.to_thread(self.events.stop)
+
+    def idle(self) -> bool:
+        """Nothing queued, being reconciled, or waiting to be posted."""
+        return self.queue.idle() and self.events.idle()
 
     def trigger(self, key: Key) -> None:
         self.queue.add(key)
