@@ -16,7 +16,7 @@ import kopf
 from kopf import Body, BodyEssence, DiffBaseStorage, Patch
 from kubernetes import client, config
 
-from aischeduler_operator import discovery, kopftoggles, metrics, names
+from aischeduler_operator import discovery, kopftoggles, metrics, names, recorder
 from aischeduler_operator.caches import IndexCaches, Sweeper, state_reader
 from aischeduler_operator.kube import Kube
 from aischeduler_operator.models import GROUP, PLURAL, VERSION
@@ -53,9 +53,9 @@ def build_api_client() -> client.ApiClient:
         config.load_incluster_config(client_configuration=conf)  # type: ignore[no-untyped-call]
     except config.ConfigException:
         config.load_kube_config(client_configuration=conf)  # type: ignore[no-untyped-call]
-    # One connection per reconcile worker: the default pool (5 per CPU) would open and
-    # drop a TLS connection per request beyond it.
-    conf.connection_pool_maxsize = WORKERS
+    # One connection per reconcile worker and Event sender: the default pool (5 per CPU)
+    # would open and drop a TLS connection per request beyond it.
+    conf.connection_pool_maxsize = WORKERS + recorder.SENDERS
     return client.ApiClient(conf)
 
 
