@@ -199,7 +199,7 @@ def test_a_refused_status_patch_is_retried_from_the_newer_object_without_an_erro
 
 
 def test_an_event_the_api_refuses_neither_fails_nor_repeats_the_reconcile() -> None:
-    """E.g. an events quota exhausted in the namespace: the schedule is still Ready, with
+    """E.g. an admission policy that refuses Events: the schedule is still Ready, with
     no reconcile error and no second attempt at anything."""
 
     async def scenario(cluster: FakeCluster, controller: Controller) -> None:

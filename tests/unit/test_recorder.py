@@ -3,8 +3,12 @@ failing the caller, bounded, drained at shutdown."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
+
+import pytest
+from kubernetes.client.exceptions import ApiException
 
 from aischeduler_operator import metrics
 from aischeduler_operator.recorder import EventRecorder, Note
@@ -30,7 +34,7 @@ class Sink:
     def post(self, meta: dict[str, Any], kind: str, reason: str, message: str) -> None:
         assert self.gate.wait(WAIT)
         if reason in self.fail:
-            raise RuntimeError("events is forbidden: exceeded quota")
+            raise RuntimeError("events is forbidden")
         with self._lock:
             self.posted.append((meta["uid"], reason))
 
@@ -100,3 +104,22 @@ def test_after_stop_events_are_dropped_not_queued_forever() -> None:
     recorder.record(note("a", "RunStarted"))
     assert sink.posted == [("a", "Scheduled")]
     assert recorder.dropped == 1 and recorder.idle()
+
+
+def test_a_refusal_is_logged_as_the_api_said_it_in_one_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def refuse(meta: dict[str, Any], kind: str, reason: str, message: str) -> None:
+        body = '{"kind": "Status", "message": "denied request: no Events here", "code": 403}'
+        raise ApiException(status=403, reason="Forbidden", body=body)
+
+    recorder = EventRecorder(refuse, senders=1)
+    recorder.start()
+    with caplog.at_level(logging.WARNING, logger="aischeduler.events"):
+        recorder.record(note("a", "Scheduled"))
+        recorder.stop(WAIT)
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert line == (
+        "Event Normal Scheduled for team-a/s-a not posted: "
+        "API error 403: denied request: no Events here"
+    )

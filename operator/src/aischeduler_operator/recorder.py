@@ -2,14 +2,16 @@
 reconcile hands its Events to the recorder and moves on; 16 sender threads post them,
 all Events of one schedule through the same thread, in the order they were recorded.
 
-Events are notes for people. One the API refuses (an exhausted events quota, a missing
-permission, an apiserver away) is logged and dropped: it must not fail, repeat or slow
-the reconcile that made it, whose status carries the same facts. The queue is bounded,
-as client-go's; when it is full an Event is dropped and counted."""
+Events are notes for people. One the API refuses (an admission policy or webhook, the
+EventRateLimit plugin's 429, a missing permission, an apiserver away) is logged and
+dropped: it must not fail, repeat or slow the reconcile that made it, whose status carries
+the same facts. The queue is bounded, as client-go's; when it is full an Event is dropped
+and counted."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import queue
 import threading
@@ -17,6 +19,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from kubernetes.client.exceptions import ApiException
 
 from aischeduler_operator import metrics
 
@@ -40,6 +44,17 @@ class Note:
 
 
 _STOP = object()
+
+
+def _why(e: Exception) -> str:
+    """What the API said, in one line (the client's own text spans headers and body)."""
+    if not isinstance(e, ApiException):
+        return f"{type(e).__name__}: {e}"
+    try:
+        message = json.loads(e.body or "{}").get("message", "")
+    except (ValueError, AttributeError):
+        message = ""
+    return f"API error {e.status}: {message or e.reason}"
 
 
 class EventRecorder:
@@ -83,7 +98,7 @@ class EventRecorder:
                     return
                 self._post(note.meta, note.type, note.reason, note.message)
             except Exception as e:  # an Event is best effort; the status holds the facts
-                self._drop(note, f"{type(e).__name__}: {e}")
+                self._drop(note, _why(e))
             finally:
                 q.task_done()
 
