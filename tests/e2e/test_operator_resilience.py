@@ -5,10 +5,21 @@ edits its CronJob."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from schedules import RECORDED_LABEL, RUN_FINALIZER, Schedules, body, runner_result, sim
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from schedules import (
+    RECORDED_LABEL,
+    RUN_FINALIZER,
+    Schedules,
+    body,
+    condition,
+    runner_result,
+    sim,
+)
 
 from conftest import Cluster, OperatorProcess
 from waiting import wait_for
@@ -195,3 +206,101 @@ def test_cronjob_drift_is_reverted(s: Schedules, cluster: Cluster) -> None:
         what="the unlabelled CronJob to get its labels and new schedule back",
     )
     assert relabelled["metadata"]["uid"] == recreated["metadata"]["uid"]
+
+
+def refuse_events_in(api: client.ApiClient, namespace: str) -> Callable[[], None]:
+    """A ValidatingAdmissionPolicy that refuses every Event written in ``namespace`` (as an
+    admin's policy, an admission webhook or the EventRateLimit plugin would); returns the
+    clean-up. Waits until the apiserver enforces it."""
+    name = f"no-events-{namespace}"
+    admission = client.AdmissionregistrationV1Api(api)
+    admission.create_validating_admission_policy(
+        {
+            "metadata": {"name": name},
+            "spec": {
+                "failurePolicy": "Fail",
+                "matchConstraints": {
+                    "resourceRules": [
+                        {
+                            "apiGroups": [""],
+                            "apiVersions": ["v1"],
+                            "operations": ["CREATE", "UPDATE"],
+                            "resources": ["events"],
+                        }
+                    ]
+                },
+                "validations": [
+                    {"expression": "false", "message": "no Events here", "reason": "Forbidden"}
+                ],
+            },
+        }
+    )
+    selector = {"matchLabels": {"kubernetes.io/metadata.name": namespace}}
+    admission.create_validating_admission_policy_binding(
+        {
+            "metadata": {"name": name},
+            "spec": {
+                "policyName": name,
+                "validationActions": ["Deny"],
+                "matchResources": {"namespaceSelector": selector},
+            },
+        }
+    )
+    core = client.CoreV1Api(api)
+    probe = {
+        "metadata": {"generateName": "probe."},
+        "involvedObject": {"kind": "ConfigMap", "name": "probe", "namespace": namespace},
+        "reason": "Probe",
+        "message": "is the policy enforced yet?",
+    }
+
+    def refused() -> bool:
+        try:
+            core.create_namespaced_event(namespace, probe)
+        except ApiException as e:
+            return e.status == 403
+        return False
+
+    wait_for(refused, bool, timeout=30, what="the apiserver to enforce the policy")
+
+    def remove() -> None:
+        admission.delete_validating_admission_policy_binding(name)
+        admission.delete_validating_admission_policy(name)
+
+    return remove
+
+
+@pytest.mark.simulated
+def test_events_the_api_refuses_neither_fail_nor_repeat_reconciles(
+    s: Schedules, api: client.ApiClient, operator: OperatorProcess
+) -> None:
+    """Every Event the operator posts in the namespace is refused (403). The schedule is
+    still reconciled and its run recorded, with no reconcile failing (so none retried);
+    the refused Events are logged in one line each and counted as dropped."""
+    remove = refuse_events_in(api, s.namespace)
+    try:
+        dropped = operator.metric("aischeduler_events_dropped_total")
+        s.create(body("quiet", pod=sim(message=runner_result())))
+        ready = condition(s.wait_ready("quiet"), "Ready")
+        assert ready["reason"] == "Reconciled", ready
+        s.run_now("quiet", "1")
+        (entry,) = s.wait_runs("quiet", 1)["history"]
+        assert entry["result"] == "Succeeded", entry
+        # Scheduled, RunStarted, RunSucceeded: each refused and counted.
+        wait_for(
+            lambda: operator.metric("aischeduler_events_dropped_total") - dropped,
+            lambda n: n >= 3,
+            timeout=30,
+            what="the refused Events to be counted",
+        )
+    finally:
+        remove()
+    assert s.events("quiet") == []
+    log = operator.log_text()
+    assert f"reconcile of {s.namespace}/quiet failed" not in log
+    refusals = [
+        line
+        for line in log.splitlines()
+        if f"for {s.namespace}/quiet not posted: API error 403: " in line
+    ]
+    assert len(refusals) >= 3 and all("no Events here" in line for line in refusals), refusals
