@@ -11,6 +11,7 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 
 from aischeduler_operator import metrics
+from aischeduler_operator.actions import PostEvent
 from aischeduler_operator.recorder import EventRecorder, Note
 
 WAIT = 10.0  # seconds: an upper bound for the sender threads, not a timing
@@ -18,7 +19,7 @@ WAIT = 10.0  # seconds: an upper bound for the sender threads, not a timing
 
 def note(uid: str, reason: str) -> Note:
     meta = {"name": f"s-{uid}", "namespace": "team-a", "uid": uid}
-    return Note(meta, "Normal", reason, f"{reason} of {uid}")
+    return Note(meta, PostEvent("Normal", reason, f"{reason} of {uid}"))
 
 
 class Sink:

@@ -128,9 +128,9 @@ class Executor:
                 )
                 new_version = (stored or {}).get("metadata", {}).get("resourceVersion", "")
                 return Outcome(status_written=action, new_version=new_version)
-            case PostEvent(kind, reason, message):
+            case PostEvent():
                 assert o.schedule is not None  # noqa: S101 - events are about a schedule
-                self.record(Note(o.schedule.meta, kind, reason, message))
+                self.record(Note(o.schedule.meta, action))
             case Recorded(entries, counts):
                 observe_runs(o.key, entries, o.now, dict(counts))
         return None

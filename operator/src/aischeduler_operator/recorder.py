@@ -23,6 +23,7 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 
 from aischeduler_operator import metrics
+from aischeduler_operator.actions import PostEvent
 
 log = logging.getLogger("aischeduler.events")
 # Enough to keep up with the reconcile workers under load: with 4, creating 5,000
@@ -38,9 +39,7 @@ class Note:
     """One Event to post about the schedule of ``meta`` (name, namespace, uid, version)."""
 
     meta: dict[str, Any]
-    type: str
-    reason: str
-    message: str
+    event: PostEvent
 
 
 _STOP = object()
@@ -96,7 +95,8 @@ class EventRecorder:
             try:
                 if note is _STOP:
                     return
-                self._post(note.meta, note.type, note.reason, note.message)
+                event = note.event
+                self._post(note.meta, event.type, event.reason, event.message)
             except Exception as e:  # an Event is best effort; the status holds the facts
                 self._drop(note, _why(e))
             finally:
@@ -108,8 +108,8 @@ class EventRecorder:
         meta = note.meta
         log.warning(
             "Event %s %s for %s/%s not posted: %s",
-            note.type,
-            note.reason,
+            note.event.type,
+            note.event.reason,
             meta.get("namespace"),
             meta.get("name"),
             why,
