@@ -5,7 +5,8 @@ edits its CronJob."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -208,10 +209,11 @@ def test_cronjob_drift_is_reverted(s: Schedules, cluster: Cluster) -> None:
     assert relabelled["metadata"]["uid"] == recreated["metadata"]["uid"]
 
 
-def refuse_events_in(api: client.ApiClient, namespace: str) -> Callable[[], None]:
+@contextmanager
+def events_refused_in(api: client.ApiClient, namespace: str) -> Iterator[None]:
     """A ValidatingAdmissionPolicy that refuses every Event written in ``namespace`` (as an
-    admin's policy, an admission webhook or the EventRateLimit plugin would); returns the
-    clean-up. Waits until the apiserver enforces it."""
+    admin's policy, an admission webhook or the EventRateLimit plugin would), from when
+    the apiserver enforces it until the block ends."""
     name = f"no-events-{namespace}"
     admission = client.AdmissionregistrationV1Api(api)
     admission.create_validating_admission_policy(
@@ -246,6 +248,15 @@ def refuse_events_in(api: client.ApiClient, namespace: str) -> Callable[[], None
             },
         }
     )
+    try:
+        wait_until_events_refused(api, namespace)
+        yield
+    finally:
+        admission.delete_validating_admission_policy_binding(name)
+        admission.delete_validating_admission_policy(name)
+
+
+def wait_until_events_refused(api: client.ApiClient, namespace: str) -> None:
     core = client.CoreV1Api(api)
     probe = {
         "metadata": {"generateName": "probe."},
@@ -263,12 +274,6 @@ def refuse_events_in(api: client.ApiClient, namespace: str) -> Callable[[], None
 
     wait_for(refused, bool, timeout=30, what="the apiserver to enforce the policy")
 
-    def remove() -> None:
-        admission.delete_validating_admission_policy_binding(name)
-        admission.delete_validating_admission_policy(name)
-
-    return remove
-
 
 @pytest.mark.simulated
 def test_events_the_api_refuses_neither_fail_nor_repeat_reconciles(
@@ -277,8 +282,7 @@ def test_events_the_api_refuses_neither_fail_nor_repeat_reconciles(
     """Every Event the operator posts in the namespace is refused (403). The schedule is
     still reconciled and its run recorded, with no reconcile failing (so none retried);
     the refused Events are logged in one line each and counted as dropped."""
-    remove = refuse_events_in(api, s.namespace)
-    try:
+    with events_refused_in(api, s.namespace):
         dropped = operator.metric("aischeduler_events_dropped_total")
         s.create(body("quiet", pod=sim(message=runner_result())))
         ready = condition(s.wait_ready("quiet"), "Ready")
@@ -293,8 +297,6 @@ def test_events_the_api_refuses_neither_fail_nor_repeat_reconciles(
             timeout=30,
             what="the refused Events to be counted",
         )
-    finally:
-        remove()
     assert s.events("quiet") == []
     log = operator.log_text()
     assert f"reconcile of {s.namespace}/quiet failed" not in log

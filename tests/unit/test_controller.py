@@ -141,6 +141,10 @@ async def until(cluster: FakeCluster, done: Any, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def ready_condition(status: dict[str, Any]) -> dict[str, Any]:
+    return next(c for c in status["conditions"] if c["type"] == "Ready")
+
+
 def run(scenario: Any) -> Any:
     async def main() -> Any:
         cluster = FakeCluster()
@@ -190,7 +194,7 @@ def test_a_refused_status_patch_is_retried_from_the_newer_object_without_an_erro
         await until(cluster, lambda: "status" in stored, "the status patch to be taken")
         await settle(cluster, controller)
         status = stored["status"]
-        ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+        ready = ready_condition(status)
         assert ready["status"] == "True"
         assert cluster.calls["patch status"] == 3
         assert controller.sizes()["errors"] == 0
@@ -207,7 +211,7 @@ def test_an_event_the_api_refuses_neither_fails_nor_repeats_the_reconcile() -> N
         key = cluster.put(schedule())
         await settle(cluster, controller)
         status = cluster.objects["schedule", key]["status"]
-        ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+        ready = ready_condition(status)
         assert ready["status"] == "True"
         assert cluster.calls == {"create cronjob": 1, "patch status": 1, "post event": 1}
         assert controller.sizes()["errors"] == 0
